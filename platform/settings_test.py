@@ -1,0 +1,18 @@
+"""Settings for the test suite: the real settings on PostgreSQL, with fast password hashing."""
+
+import os
+
+os.environ.setdefault("FAIRLABEL_TESTING", "1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel")
+os.environ.setdefault("DRAMATIQ_BROKER_URL", "")
+
+from fairlabel.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client and the browser tests' live server speak plain HTTP.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

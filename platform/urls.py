@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from accounts.api import TokenView
+from tasks import api as tasks_api
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("me/", tasks_api.MeView.as_view(), name="api-me"),
+    path("pools/", tasks_api.PoolListView.as_view(), name="api-pools"),
+    path("pools/<str:pool_id>/", tasks_api.PoolDetailView.as_view(), name="api-pool"),
+    path("pools/<str:pool_id>/tasks/", tasks_api.PoolTasksView.as_view(), name="api-pool-tasks"),
+    path("pools/<str:pool_id>/open/", tasks_api.PoolOpenView.as_view(), name="api-pool-open"),
+    path("pools/<str:pool_id>/close/", tasks_api.PoolCloseView.as_view(), name="api-pool-close"),
+    path("pools/<str:pool_id>/answers/", tasks_api.PoolAnswersView.as_view(), name="api-pool-answers"),
+    path("pools/<str:pool_id>/results/", tasks_api.PoolResultsView.as_view(), name="api-pool-results"),
+    path("assignments/next/", tasks_api.AssignmentNextView.as_view(), name="api-assignment-next"),
+    path("assignments/<str:assignment_id>/submit/", tasks_api.AssignmentSubmitView.as_view(), name="api-submit"),
+    path("assignments/<str:assignment_id>/skip/", tasks_api.AssignmentSkipView.as_view(), name="api-skip"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("", include("fairlabel.web_urls")),
+]

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class PoolStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    COMPLETED = "completed", "Completed"
+
+
+class AggregationMethod(models.TextChoices):
+    DAWID_SKENE = "ds", "Dawid-Skene seeded with golden items"
+    MAJORITY_VOTE = "mv", "Majority vote"
+    WAWA = "wawa", "Worker agreement with aggregate (Wawa)"
+
+
+class Pool(models.Model):
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pools")
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    labels = models.JSONField()
+    reward = models.DecimalField(max_digits=12, decimal_places=4)
+    overlap = models.PositiveSmallIntegerField(default=1)
+    priority = models.PositiveSmallIntegerField(default=50)
+    golden_rate = models.FloatField(default=0.1)
+    assignment_ttl = models.PositiveIntegerField(default=600)
+    status = models.CharField(max_length=16, choices=PoolStatus.choices, default=PoolStatus.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Golden answers still paid for by the reservation; a golden task is only served while this is positive.
+    golden_slots_left = models.PositiveIntegerField(default=0)
+
+    # Quality settings.
+    min_skill = models.FloatField(default=0.7)
+    min_golden = models.PositiveSmallIntegerField(default=5)
+    min_seconds = models.FloatField(null=True, blank=True)
+    aggregation_method = models.CharField(
+        max_length=8, choices=AggregationMethod.choices, default=AggregationMethod.DAWID_SKENE
+    )
+    target_confidence = models.FloatField(null=True, blank=True)
+    min_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=100), name="pool_overlap_range"),
+            models.CheckConstraint(condition=Q(priority__lte=100), name="pool_priority_range"),
+            models.CheckConstraint(condition=Q(golden_rate__gte=0, golden_rate__lte=0.5), name="pool_golden_rate"),
+            models.CheckConstraint(condition=Q(reward__gt=0), name="pool_reward_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "-priority", "id"], name="pool_feed")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="tasks")
+    data = models.JSONField()
+    golden_label = models.CharField(max_length=200, null=True, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # Answers this task may receive at most (the pool's overlap when it was added).
+    max_answers = models.PositiveSmallIntegerField()
+    answers_count = models.PositiveIntegerField(default=0)
+    # Places not yet taken by an active or submitted assignment. A claim takes one under a row lock and the
+    # check constraint makes a negative count, and so an extra answer, impossible.
+    remaining = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(golden_label__isnull=False)
+                | (Q(remaining__gte=0) & Q(answers_count__lte=F("max_answers"))),
+                name="task_never_over_assigned",
+            )
+        ]
+        indexes = [
+            # The claim queue: regular tasks with a free place, most-taken first so tasks finish early.
+            models.Index(
+                "pool", "remaining", "id", condition=Q(remaining__gt=0, golden_label__isnull=True),
+                name="task_claim_queue",
+            ),
+            models.Index(
+                "pool", "answers_count", "id", condition=Q(golden_label__isnull=False), name="task_golden_queue"
+            ),
+            models.Index(
+                "pool", condition=Q(golden_label__isnull=True, answers_count__lt=F("max_answers")),
+                name="task_incomplete",
+            ),
+        ]
+
+    @property
+    def is_golden(self) -> bool:
+        return self.golden_label is not None
+
+
+class AssignmentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Assignment(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="assignments")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE)
+    is_golden = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # A worker meets a task once: no repeated answer, skipped tasks never come back.
+            models.UniqueConstraint(fields=["task", "worker"], name="assignment_once_per_worker"),
+            # One task at a time per worker; the feed returns it until it is submitted or expires.
+            models.UniqueConstraint(
+                fields=["worker"], condition=Q(status="active"), name="assignment_one_active_per_worker"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                "pool", "expires_at", condition=Q(status="active", is_golden=False), name="assignment_expiring"
+            ),
+        ]
+
+
+class AnswerStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    PENDING = "pending", "Pending review"
+    REJECTED = "rejected", "Rejected"
+
+
+class Answer(models.Model):
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="answer")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="answers")
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="answers")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="answers")
+    label = models.CharField(max_length=200)
+    submitted_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField()
+    is_golden = models.BooleanField(default=False)
+    correct = models.BooleanField(null=True)
+    flagged_fast = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=AnswerStatus.choices, default=AnswerStatus.ACCEPTED)
+    reward = models.DecimalField(max_digits=12, decimal_places=4)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "worker"], name="answer_once_per_worker")]
+        indexes = [
+            models.Index(fields=["pool", "submitted_at"], name="answer_pool_time"),
+            models.Index(fields=["worker", "submitted_at"], name="answer_worker_time"),
+        ]
+
+
+class WorkerPoolStats(models.Model):
+    """A worker's counters in one pool: drives golden mixing and the skill score."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pool_stats")
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="worker_stats")
+    claimed = models.PositiveIntegerField(default=0)
+    golden_claimed = models.PositiveIntegerField(default=0)
+    answers = models.PositiveIntegerField(default=0)
+    golden_answered = models.PositiveIntegerField(default=0)
+    golden_correct = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["worker", "pool"], name="stats_once_per_worker_pool")]

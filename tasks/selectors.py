@@ -1,0 +1,168 @@
+"""Reads for pools, tasks and answers. Every read of a requester's object goes through `pool_for_requester`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from accounts.models import User
+from fairlabel.errors import ServiceError
+from payouts.models import Account, AccountKind, Entry, TransactionKind
+from tasks.models import Answer, Pool, PoolStatus, Task
+
+
+def pool_for_requester(*, pool_id: object, requester: User) -> Pool:
+    """The requester's own pool; anyone else's (or a malformed id) is simply not found."""
+    try:
+        pk = int(str(pool_id))
+    except ValueError:
+        pk = -1
+    pool = Pool.objects.filter(pk=pk, requester=requester).first() if pk > 0 else None
+    if pool is None:
+        raise ServiceError(code="not_found", message="No such pool.", status_code=404)
+    return pool
+
+
+def pools_for_requester(*, requester: User) -> QuerySet[Pool]:
+    return Pool.objects.filter(requester=requester).order_by("-created_at", "-id")
+
+
+def pools_open_for_worker(*, worker: User, pool_id: int | None = None) -> list[Pool]:
+    pools = Pool.objects.filter(status=PoolStatus.OPEN)
+    if pool_id is not None:
+        pools = pools.filter(pk=pool_id)
+    return list(pools.order_by("-priority", "id"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    tasks: int
+    golden: int
+    completed: int
+    answers: int
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.completed / self.tasks) if self.tasks else 0
+
+
+def pool_progress(*, pool: Pool) -> Progress:
+    counts = Task.objects.filter(pool=pool).aggregate(
+        tasks=Count("id", filter=Q(golden_label__isnull=True)),
+        golden=Count("id", filter=Q(golden_label__isnull=False)),
+        completed=Count("id", filter=Q(golden_label__isnull=True, answers_count__gte=F("max_answers"))),
+        answers=Sum("answers_count"),
+    )
+    return Progress(
+        tasks=counts["tasks"], golden=counts["golden"], completed=counts["completed"], answers=counts["answers"] or 0
+    )
+
+
+@dataclass(frozen=True)
+class Budget:
+    reserved: Decimal
+    spent: Decimal
+
+
+def pool_budget(*, pool: Pool) -> Budget:
+    reserved = (
+        Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED).values_list("balance", flat=True).first()
+    )
+    # Spent: what left the reservation for answers (rewards and fees).
+    spent = Entry.objects.filter(
+        account__pool=pool, account__kind=AccountKind.POOL_RESERVED, transaction__kind=TransactionKind.ANSWER_REWARD
+    ).aggregate(total=Sum("amount"))["total"]
+    return Budget(reserved=reserved or Decimal(0), spent=-(spent or Decimal(0)))
+
+
+@dataclass(frozen=True)
+class FeedPool:
+    pool: Pool
+    tasks_left: int
+    hourly_estimate: Decimal | None
+
+
+def feed_for_worker(*, worker: User) -> list[FeedPool]:
+    """Open pools with work left for this worker, with an honest pay-per-hour estimate once answers exist."""
+    pools = pools_open_for_worker(worker=worker)
+    if not pools:
+        return []
+    ids = [p.pk for p in pools]
+    left = dict(
+        Task.objects.filter(pool_id__in=ids, golden_label__isnull=True, remaining__gt=0)
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .values_list("pool_id", "n")
+    )
+    median_ms = _median_durations(pool_ids=ids)
+    feed = []
+    for pool in pools:
+        ms = median_ms.get(pool.pk)
+        hourly = (pool.reward * Decimal(3_600_000) / Decimal(ms)).quantize(Decimal("0.01")) if ms else None
+        feed.append(FeedPool(pool=pool, tasks_left=left.get(pool.pk, 0), hourly_estimate=hourly))
+    return [item for item in feed if item.tasks_left > 0]
+
+
+def _median_durations(*, pool_ids: list[int], sample: int = 200) -> dict[int, int]:
+    medians: dict[int, int] = {}
+    for pool_id in pool_ids:
+        durations = sorted(
+            Answer.objects.filter(pool_id=pool_id).order_by("-submitted_at").values_list("duration_ms", flat=True)[
+                :sample
+            ]
+        )
+        if durations:
+            medians[pool_id] = max(1, durations[len(durations) // 2])
+    return medians
+
+
+ANSWER_COLUMNS = ["task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"]
+RESULT_COLUMNS = ["task_id", "external_id", "label", "confidence", "answers"]
+
+
+def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    rows = (
+        Answer.objects.filter(pool=pool)
+        .order_by("id")
+        .values_list("task_id", "task__external_id", "worker__public_id", "label", "submitted_at", "duration_ms")
+    )
+    for task_id, external_id, public_id, label, submitted_at, duration_ms in rows.iterator(chunk_size=2000):
+        yield {
+            "task_id": task_id,
+            "external_id": external_id,
+            "worker": f"w-{public_id.hex[:16]}",
+            "label": label,
+            "submitted_at": submitted_at.isoformat().replace("+00:00", "Z"),
+            "duration_ms": duration_ms,
+        }
+
+
+def results_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    """Majority vote per regular task; ties go to the label listed first in the pool (stable across upgrades)."""
+    order = {label: i for i, label in enumerate(pool.labels)}
+    tasks = Task.objects.filter(pool=pool, golden_label__isnull=True).order_by("id").values_list("id", "external_id")
+    votes: dict[int, Counter[str]] = {}
+    answers = (
+        Answer.objects.filter(pool=pool, is_golden=False).order_by("task_id").values_list("task_id", "label")
+    )
+    for task_id, label in answers.iterator(chunk_size=5000):
+        votes.setdefault(task_id, Counter())[label] += 1
+    for task_id, external_id in tasks.iterator(chunk_size=5000):
+        counter = votes.get(task_id)
+        if not counter:
+            yield {"task_id": task_id, "external_id": external_id, "label": None, "confidence": None, "answers": 0}
+            continue
+        total = sum(counter.values())
+        label, count = min(counter.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
+        yield {
+            "task_id": task_id,
+            "external_id": external_id,
+            "label": label,
+            "confidence": round(count / total, 4),
+            "answers": total,
+        }

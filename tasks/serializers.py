@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from payouts.money import money_str, parse_money
+from tasks.models import Assignment, Pool
+from tasks.selectors import pool_budget, pool_progress
+
+
+class MoneyField(serializers.Field):
+    """A decimal string in and out ("0.025"); a float, 20 decimals or a negative amount is refused."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        try:
+            return parse_money(data, field=self.field_name or "amount")
+        except ValueError as exc:
+            self.fail("invalid", message=str(exc))
+            raise  # unreachable: fail() raises
+
+    def to_representation(self, value: Decimal) -> str:
+        return money_str(value)
+
+
+class PoolCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(allow_blank=True, max_length=20000, default="")
+    labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=50)
+    reward = MoneyField()
+    overlap = serializers.IntegerField(min_value=1, max_value=100)
+    priority = serializers.IntegerField(min_value=0, max_value=100, default=50)
+    golden_rate = serializers.FloatField(min_value=0, max_value=0.5, default=0.1)
+    assignment_ttl = serializers.IntegerField(min_value=10, max_value=86400, default=600)
+
+    def validate_labels(self, labels: list[str]) -> list[str]:
+        cleaned = [label.strip() for label in labels]
+        if any(not label for label in cleaned):
+            raise serializers.ValidationError("labels must be non-empty strings")
+        if len(set(cleaned)) != len(cleaned):
+            raise serializers.ValidationError("labels must be distinct")
+        return cleaned
+
+
+def pool_json(pool: Pool) -> dict[str, Any]:
+    progress = pool_progress(pool=pool)
+    budget = pool_budget(pool=pool)
+    return {
+        "id": pool.pk,
+        "name": pool.name,
+        "instructions": pool.instructions,
+        "labels": pool.labels,
+        "reward": money_str(pool.reward),
+        "overlap": pool.overlap,
+        "priority": pool.priority,
+        "golden_rate": pool.golden_rate,
+        "assignment_ttl": pool.assignment_ttl,
+        "status": pool.status,
+        "created_at": iso(pool.created_at),
+        "progress": {
+            "tasks": progress.tasks,
+            "golden": progress.golden,
+            "completed": progress.completed,
+            "answers": progress.answers,
+        },
+        "budget": {"reserved": money_str(budget.reserved), "spent": money_str(budget.spent)},
+    }
+
+
+def assignment_json(assignment: Assignment) -> dict[str, Any]:
+    """What a worker sees: never the golden label, nothing that tells golden tasks apart."""
+    pool = assignment.pool
+    return {
+        "id": assignment.pk,
+        "expires_at": iso(assignment.expires_at),
+        "pool": {
+            "id": pool.pk,
+            "name": pool.name,
+            "instructions": pool.instructions,
+            "labels": pool.labels,
+            "reward": money_str(pool.reward),
+        },
+        "task": {"id": assignment.task_id, "data": assignment.task.data},
+    }
+
+
+def iso(moment: Any) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,459 @@
+"""Writes for pools, tasks and assignments."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Sum
+from django.utils import timezone
+
+from accounts.models import User
+from fairlabel.errors import ServiceError
+from payouts.models import Account, TransactionKind
+from payouts.money import cost_per_answer, fee_for, money_str
+from payouts.services import (
+    InsufficientFunds,
+    account_platform_fees,
+    account_pool_reserved,
+    account_requester_available,
+    account_worker_available,
+    ledger_post,
+)
+from tasks.importing import TaskRow
+from tasks.models import (
+    Answer,
+    AnswerStatus,
+    Assignment,
+    AssignmentStatus,
+    Pool,
+    PoolStatus,
+    Task,
+    WorkerPoolStats,
+)
+
+BULK_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    name: str
+    instructions: str
+    labels: list[str]
+    reward: Decimal
+    overlap: int = 1
+    priority: int = 50
+    golden_rate: float = 0.1
+    assignment_ttl: int = 600
+
+
+def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
+    return Pool.objects.create(
+        requester=requester,
+        name=settings.name,
+        instructions=settings.instructions,
+        labels=settings.labels,
+        reward=settings.reward,
+        overlap=settings.overlap,
+        priority=settings.priority,
+        golden_rate=settings.golden_rate,
+        assignment_ttl=settings.assignment_ttl,
+    )
+
+
+def golden_slots_for(*, regular_slots: int, golden_rate: float) -> int:
+    """Golden answers paid for alongside `regular_slots` regular ones, so golden items make up `golden_rate`."""
+    if golden_rate <= 0 or regular_slots <= 0:
+        return 0
+    return math.ceil(regular_slots * golden_rate / (1 - golden_rate))
+
+
+def _reserve(*, pool: Pool, regular_slots: int) -> int:
+    """Move the cost of `regular_slots` answers (and their golden share) into the pool's reservation."""
+    golden_slots = golden_slots_for(regular_slots=regular_slots, golden_rate=pool.golden_rate)
+    amount = cost_per_answer(pool.reward) * (regular_slots + golden_slots)
+    if amount > 0:
+        requester_account = account_requester_available(user=pool.requester)
+        try:
+            ledger_post(
+                kind=TransactionKind.POOL_RESERVE,
+                legs=[(requester_account, -amount), (account_pool_reserved(pool=pool), amount)],
+                pool=pool,
+                memo=f"{regular_slots} answers and {golden_slots} golden answers at {money_str(pool.reward)}",
+            )
+        except InsufficientFunds as exc:
+            raise ServiceError(
+                code="insufficient_funds",
+                message=(
+                    f"Opening this needs {money_str(amount)} (rewards plus the platform fee) and your account "
+                    f"holds {money_str(exc.available)}. Deposit {money_str(amount - exc.available)} more."
+                ),
+                status_code=402,
+                details={"needed": money_str(amount), "available": money_str(exc.available)},
+            ) from exc
+    return golden_slots
+
+
+@transaction.atomic
+def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
+    """Insert tasks all or nothing; in an open pool their cost is reserved in the same transaction."""
+    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    if pool.status not in (PoolStatus.DRAFT, PoolStatus.OPEN):
+        raise ServiceError(
+            code="pool_not_editable", message=f"Tasks can be added to a draft or open pool; this one is {pool.status}.",
+            status_code=409,
+        )
+    created = regular = 0
+    batch: list[Task] = []
+    for row in rows:
+        golden = row.golden is not None
+        batch.append(
+            Task(
+                pool=pool,
+                data=row.data,
+                golden_label=row.golden,
+                external_id=row.external_id,
+                max_answers=pool.overlap,
+                remaining=0 if golden else pool.overlap,
+            )
+        )
+        regular += 0 if golden else 1
+        if len(batch) >= BULK_BATCH:
+            Task.objects.bulk_create(batch)
+            created += len(batch)
+            batch = []
+    if batch:
+        Task.objects.bulk_create(batch)
+        created += len(batch)
+    if pool.status == PoolStatus.OPEN and regular:
+        golden_slots = _reserve(pool=pool, regular_slots=regular * pool.overlap)
+        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + golden_slots)
+    return created
+
+
+@transaction.atomic
+def pool_open(*, pool: Pool) -> Pool:
+    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    if pool.status != PoolStatus.DRAFT:
+        raise ServiceError(code="invalid_status", message=f"Only a draft pool can be opened; this one is {pool.status}.",
+                           status_code=409)
+    regular_slots = Task.objects.filter(pool=pool, golden_label__isnull=True).aggregate(
+        slots=Sum("remaining")
+    )["slots"] or 0
+    if regular_slots == 0:
+        raise ServiceError(code="no_tasks", message="Upload at least one regular (non-golden) task before opening.")
+    pool.golden_slots_left = _reserve(pool=pool, regular_slots=regular_slots)
+    pool.status = PoolStatus.OPEN
+    pool.opened_at = timezone.now()
+    pool.save(update_fields=["golden_slots_left", "status", "opened_at"])
+    return pool
+
+
+def _release_reservation(*, pool: Pool, memo: str) -> None:
+    reserved = Account.objects.select_for_update().get(pk=account_pool_reserved(pool=pool).pk)
+    if reserved.balance > 0:
+        ledger_post(
+            kind=TransactionKind.POOL_RELEASE,
+            legs=[(reserved, -reserved.balance), (account_requester_available(user=pool.requester), reserved.balance)],
+            pool=pool,
+            memo=memo,
+        )
+
+
+def _cancel_active_assignments(*, pool: Pool) -> None:
+    # Waits for submits in flight (they hold their assignment's lock), so none pays from a released reservation.
+    active = Assignment.objects.select_for_update().filter(pool=pool, status=AssignmentStatus.ACTIVE)
+    Assignment.objects.filter(pk__in=[a.pk for a in active]).update(status=AssignmentStatus.CANCELLED)
+
+
+@transaction.atomic
+def pool_close(*, pool: Pool) -> Pool:
+    """Stop serving the pool and return whatever its reservation still holds to the requester."""
+    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
+        return pool
+    pool.status = PoolStatus.CLOSED
+    pool.closed_at = timezone.now()
+    pool.save(update_fields=["status", "closed_at"])
+    _cancel_active_assignments(pool=pool)
+    _release_reservation(pool=pool, memo="pool closed: unused reservation returned")
+    return pool
+
+
+@transaction.atomic
+def pool_complete_if_done(*, pool_id: int) -> bool:
+    """Mark an open pool completed once every regular task has all its answers; safe to run any number of times."""
+    pool = Pool.objects.select_for_update().filter(pk=pool_id, status=PoolStatus.OPEN).first()
+    if pool is None:
+        return False
+    if Task.objects.filter(pool=pool, golden_label__isnull=True, answers_count__lt=F("max_answers")).exists():
+        return False
+    pool.status = PoolStatus.COMPLETED
+    pool.closed_at = timezone.now()
+    pool.save(update_fields=["status", "closed_at"])
+    _cancel_active_assignments(pool=pool)
+    _release_reservation(pool=pool, memo="pool completed: unused reservation returned")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- assignment
+
+
+def _golden_due(*, stats: WorkerPoolStats, pool: Pool) -> bool:
+    """Is this worker's next task in the pool a golden one?
+
+    The worker's stream is cut into blocks of about 1/golden_rate tasks; each block holds one golden item at
+    a position drawn from a hash of (worker, pool, block), so the first block always includes one and the
+    position cannot be predicted. If no golden item could be served at its position, the next task tries again.
+    """
+    if pool.golden_rate <= 0:
+        return False
+    block_size = max(1, round(1 / pool.golden_rate))
+    block, offset = divmod(stats.claimed, block_size)
+    if stats.golden_claimed > block:
+        return False
+    digest = hashlib.blake2b(f"{stats.worker_id}:{pool.pk}:{block}".encode(), digest_size=8).digest()
+    return offset >= int.from_bytes(digest, "big") % block_size
+
+
+def _expire_own_stale(*, worker: User, now: Any) -> None:
+    """Give back the places of this worker's expired assignments (no sweep needed for that)."""
+    stale = list(
+        Assignment.objects.select_for_update()
+        .filter(worker=worker, status=AssignmentStatus.ACTIVE, expires_at__lte=now)
+        .only("id", "task_id", "pool_id", "is_golden")
+    )
+    for assignment in stale:
+        _expire(assignment=assignment)
+
+
+def _expire(*, assignment: Assignment) -> None:
+    """Mark a locked, active, expired assignment expired and return its place."""
+    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.EXPIRED)
+    if assignment.is_golden:
+        Pool.objects.filter(pk=assignment.pool_id).update(golden_slots_left=F("golden_slots_left") + 1)
+    else:
+        Task.objects.filter(pk=assignment.task_id).update(remaining=F("remaining") + 1)
+
+
+def _claim_golden(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
+    seen = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
+    task = (
+        Task.objects.filter(pool=pool, golden_label__isnull=False)
+        .filter(~Exists(seen))
+        .order_by("answers_count", "id")
+        .only("id")
+        .first()
+    )
+    if task is None:
+        return None
+    if not Pool.objects.filter(pk=pool.pk, golden_slots_left__gt=0).update(
+        golden_slots_left=F("golden_slots_left") - 1
+    ):
+        return None
+    return Assignment.objects.create(
+        task=task, pool=pool, worker=worker, is_golden=True, created_at=now,
+        expires_at=now + timedelta(seconds=pool.assignment_ttl),
+    )
+
+
+def _claim_regular(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
+    expires_at = now + timedelta(seconds=pool.assignment_ttl)
+    # First a place left behind by an expired assignment: that task is already under way.
+    seen_task = Assignment.objects.filter(task=OuterRef("task_id"), worker=worker)
+    expired = (
+        Assignment.objects.select_for_update(skip_locked=True)
+        .filter(pool=pool, status=AssignmentStatus.ACTIVE, is_golden=False, expires_at__lte=now)
+        .filter(~Exists(seen_task))
+        .order_by("expires_at")
+        .only("id", "task_id")
+        .first()
+    )
+    if expired is not None:
+        Assignment.objects.filter(pk=expired.pk).update(status=AssignmentStatus.EXPIRED)
+        return Assignment.objects.create(
+            task_id=expired.task_id, pool=pool, worker=worker, created_at=now, expires_at=expires_at
+        )
+    seen = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
+    task = (
+        Task.objects.select_for_update(skip_locked=True)
+        .filter(pool=pool, remaining__gt=0, golden_label__isnull=True)
+        .filter(~Exists(seen))
+        .order_by("remaining", "id")
+        .only("id")
+        .first()
+    )
+    if task is None:
+        return None
+    Task.objects.filter(pk=task.pk).update(remaining=F("remaining") - 1)
+    return Assignment.objects.create(task=task, pool=pool, worker=worker, created_at=now, expires_at=expires_at)
+
+
+def _claim_in_pool(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
+    stats, _ = WorkerPoolStats.objects.get_or_create(worker=worker, pool=pool)
+    stats = WorkerPoolStats.objects.select_for_update().get(pk=stats.pk)
+    assignment = None
+    if _golden_due(stats=stats, pool=pool):
+        assignment = _claim_golden(pool=pool, worker=worker, now=now)
+    if assignment is None:
+        assignment = _claim_regular(pool=pool, worker=worker, now=now)
+    if assignment is None:
+        return None
+    WorkerPoolStats.objects.filter(pk=stats.pk).update(
+        claimed=F("claimed") + 1, golden_claimed=F("golden_claimed") + int(assignment.is_golden)
+    )
+    return assignment
+
+
+@transaction.atomic
+def assignment_next(*, worker: User, pool_id: int | None = None) -> Assignment | None:
+    """The worker's current assignment, or a new one from the open pools they may work on, or None."""
+    from tasks.selectors import pools_open_for_worker
+
+    now = timezone.now()
+    current = (
+        Assignment.objects.filter(worker=worker, status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+        .select_related("task", "pool")
+        .first()
+    )
+    if current is not None:
+        return current
+    _expire_own_stale(worker=worker, now=now)
+    for pool in pools_open_for_worker(worker=worker, pool_id=pool_id):
+        assignment = _claim_in_pool(pool=pool, worker=worker, now=now)
+        if assignment is not None:
+            return Assignment.objects.select_related("task", "pool").get(pk=assignment.pk)
+    return None
+
+
+def _locked_assignment(*, worker: User, assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("pool", "task")
+        .filter(pk=assignment_id, worker=worker)
+        .first()
+    )
+    if assignment is None:
+        raise ServiceError(code="not_found", message="No such assignment of yours.", status_code=404)
+    return assignment
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """`answer` is None when the assignment had expired (its place was given back)."""
+
+    answer: Answer | None
+    pool_completed_task: bool = False
+
+
+def _refuse_if_not_active(assignment: Assignment, now: Any) -> bool:
+    """Raise for a finished assignment; return True for an expired one (its place is returned by the caller)."""
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        raise ServiceError(code="already_submitted", message="This assignment was already submitted.", status_code=409)
+    if assignment.status == AssignmentStatus.SKIPPED:
+        raise ServiceError(code="already_skipped", message="This assignment was skipped.", status_code=409)
+    if assignment.status in (AssignmentStatus.EXPIRED, AssignmentStatus.CANCELLED):
+        raise ServiceError(
+            code="expired",
+            message="This assignment expired or its pool stopped; the task went back to the pool.",
+            status_code=410,
+        )
+    return assignment.expires_at <= now
+
+
+@transaction.atomic
+def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
+    now = timezone.now()
+    assignment = _locked_assignment(worker=worker, assignment_id=assignment_id)
+    if _refuse_if_not_active(assignment, now):
+        _expire(assignment=assignment)
+        return SubmitOutcome(answer=None)
+    pool = assignment.pool
+    if label not in pool.labels:
+        raise ServiceError(
+            code="invalid_label",
+            message=f"{label!r} is not one of this pool's labels.",
+            details={"labels": pool.labels},
+        )
+    task = assignment.task
+    is_golden = assignment.is_golden
+    correct = (label == task.golden_label) if is_golden else None
+    duration_ms = max(0, int((now - assignment.created_at).total_seconds() * 1000))
+    answer = Answer.objects.create(
+        assignment=assignment, task=task, pool=pool, worker=worker, label=label, submitted_at=now,
+        duration_ms=duration_ms, is_golden=is_golden, correct=correct,
+        flagged_fast=pool.min_seconds is not None and duration_ms < pool.min_seconds * 1000,
+        status=AnswerStatus.ACCEPTED, reward=pool.reward,
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
+    Task.objects.filter(pk=task.pk).update(answers_count=F("answers_count") + 1)
+    WorkerPoolStats.objects.filter(worker=worker, pool=pool).update(
+        answers=F("answers") + 1,
+        golden_answered=F("golden_answered") + int(is_golden),
+        golden_correct=F("golden_correct") + int(bool(correct)),
+    )
+    fee = fee_for(pool.reward)
+    try:
+        ledger_post(
+            kind=TransactionKind.ANSWER_REWARD,
+            legs=[
+                (account_pool_reserved(pool=pool), -(pool.reward + fee)),
+                (account_worker_available(user=worker), pool.reward),
+                (account_platform_fees(), fee),
+            ],
+            pool=pool,
+            idempotency_key=f"answer:{answer.pk}",
+            memo=f"answer to task {task.pk}",
+        )
+    except InsufficientFunds as exc:  # only if the pool was closed under us: refuse, record nothing
+        raise ServiceError(code="expired", message="This pool has stopped.", status_code=410) from exc
+    task_done = not is_golden and task.answers_count + 1 >= task.max_answers
+    return SubmitOutcome(answer=answer, pool_completed_task=task_done)
+
+
+def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer:
+    """Record the answer and credit its reward in one transaction; 410 for an expired assignment."""
+    outcome = _submit(worker=worker, assignment_id=assignment_id, label=label)
+    if outcome.answer is None:
+        raise ServiceError(
+            code="expired",
+            message="This assignment expired before it was submitted; the task went to someone else.",
+            status_code=410,
+        )
+    if outcome.pool_completed_task:
+        from tasks.actors import pool_check_completion
+
+        transaction.on_commit(partial(pool_check_completion.send, outcome.answer.pool_id))
+    return outcome.answer
+
+
+@transaction.atomic
+def assignment_skip(*, worker: User, assignment_id: int) -> None:
+    """Give the place back; the unique (task, worker) row keeps the task from coming back to this worker."""
+    now = timezone.now()
+    assignment = _locked_assignment(worker=worker, assignment_id=assignment_id)
+    if _refuse_if_not_active(assignment, now):
+        _expire(assignment=assignment)
+        return
+    _expire(assignment=assignment)
+    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SKIPPED)
+
+
+@transaction.atomic
+def assignments_expire_stale(*, limit: int = 1000) -> int:
+    """The periodic tidy-up: claims already reuse expired places, this only keeps the table honest."""
+    stale = list(
+        Assignment.objects.select_for_update(skip_locked=True)
+        .filter(status=AssignmentStatus.ACTIVE, expires_at__lte=timezone.now())
+        .only("id", "task_id", "pool_id", "is_golden")[:limit]
+    )
+    for assignment in stale:
+        _expire(assignment=assignment)
+    return len(stale)
