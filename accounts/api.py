@@ -18,7 +18,8 @@ class TokenView(APIView):
 
     @extend_schema(
         request=inline_serializer(
-            name="TokenRequest", fields={"username": serializers.CharField(), "password": serializers.CharField()}
+            name="TokenRequest",
+            fields={"username": serializers.CharField(), "password": serializers.CharField()},
         ),
         responses=inline_serializer(name="TokenResponse", fields={"token": serializers.CharField()}),
     )

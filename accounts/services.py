@@ -8,7 +8,9 @@ from accounts.models import Role, User
 
 
 @transaction.atomic
-def account_create(*, username: str, password: str, role: str, email: str = "", validate: bool = True) -> User:
+def account_create(
+    *, username: str, password: str, role: str, email: str = "", validate: bool = True
+) -> User:
     """Create a worker, requester or admin (Django staff) account with its API token."""
     if role not in Role.values:
         raise ValueError(f"role must be one of {', '.join(Role.values)}")

@@ -27,7 +27,9 @@ def ledger_problems() -> list[str]:
     )
     for key, balance, from_entries in drifted:
         problems.append(f"account {key} caches {balance} but its entries sum to {from_entries or 0}")
-    negative = Account.objects.filter(balance__lt=0).exclude(kind__in=NEGATIVE_ALLOWED).values_list("key", "balance")
+    negative = (
+        Account.objects.filter(balance__lt=0).exclude(kind__in=NEGATIVE_ALLOWED).values_list("key", "balance")
+    )
     for key, balance in negative[:20]:
         problems.append(f"account {key} is below zero: {balance}")
     totals = dict(Account.objects.values("kind").annotate(total=Sum("balance")).values_list("kind", "total"))

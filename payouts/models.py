@@ -27,7 +27,11 @@ class Account(models.Model):
     key = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
     )
     pool = models.ForeignKey(
         "tasks.Pool", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"

@@ -39,11 +39,11 @@ def money_str(amount: Decimal) -> str:
 def parse_money(value: object, *, field: str, allow_zero: bool = False) -> Decimal:
     """Parse a decimal string a person sent; ValueError with a readable message when it is not money."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise ValueError(f"{field} must be a decimal string such as \"0.025\"")
+        raise ValueError(f'{field} must be a decimal string such as "0.025"')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
-        raise ValueError(f"{field} must be a decimal string such as \"0.025\"") from exc
+        raise ValueError(f'{field} must be a decimal string such as "0.025"') from exc
     if not amount.is_finite():
         raise ValueError(f"{field} must be a finite amount")
     exponent = amount.as_tuple().exponent

@@ -6,7 +6,7 @@ os.environ.setdefault("FAIRLABEL_TESTING", "1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel")
 os.environ.setdefault("DRAMATIQ_BROKER_URL", "")
 
-from fairlabel.settings import *  # noqa: E402,F403
+from fairlabel.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test client and the browser tests' live server speak plain HTTP.

@@ -16,7 +16,9 @@ api_v1 = [
     path("pools/<str:pool_id>/answers/", tasks_api.PoolAnswersView.as_view(), name="api-pool-answers"),
     path("pools/<str:pool_id>/results/", tasks_api.PoolResultsView.as_view(), name="api-pool-results"),
     path("assignments/next/", tasks_api.AssignmentNextView.as_view(), name="api-assignment-next"),
-    path("assignments/<str:assignment_id>/submit/", tasks_api.AssignmentSubmitView.as_view(), name="api-submit"),
+    path(
+        "assignments/<str:assignment_id>/submit/", tasks_api.AssignmentSubmitView.as_view(), name="api-submit"
+    ),
     path("assignments/<str:assignment_id>/skip/", tasks_api.AssignmentSkipView.as_view(), name="api-skip"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

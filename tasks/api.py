@@ -53,7 +53,12 @@ def _balance_json(user: Any) -> dict[str, str]:
 class MeView(APIView):
     @extend_schema(
         responses=inline_serializer(
-            name="Me", fields={"username": serializers.CharField(), "role": serializers.CharField(), "balance": _balance}
+            name="Me",
+            fields={
+                "username": serializers.CharField(),
+                "role": serializers.CharField(),
+                "balance": _balance,
+            },
         )
     )
     def get(self, request: Request) -> Response:
@@ -77,7 +82,10 @@ class PoolListView(APIView):
         parameters=[OpenApiParameter("page", int)],
         responses=inline_serializer(
             name="PoolPage",
-            fields={"results": serializers.ListField(child=_pool_response), "next": serializers.URLField(allow_null=True)},
+            fields={
+                "results": serializers.ListField(child=_pool_response),
+                "next": serializers.URLField(allow_null=True),
+            },
         ),
     )
     def get(self, request: Request) -> Response:
@@ -110,7 +118,9 @@ class PoolTasksView(APIView):
             "application/json": inline_serializer(
                 name="TaskUpload", fields={"tasks": serializers.ListField(child=serializers.DictField())}
             ),
-            "multipart/form-data": inline_serializer(name="TaskFile", fields={"file": serializers.FileField()}),
+            "multipart/form-data": inline_serializer(
+                name="TaskFile", fields={"file": serializers.FileField()}
+            ),
         },
         responses={201: inline_serializer(name="Created", fields={"created": serializers.IntegerField()})},
     )
@@ -165,7 +175,9 @@ class PoolAnswersView(APIView):
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
         fmt = parse_format(request.query_params.get("format"))
         return stream_rows(
-            rows=selectors.answers_rows(pool=pool), columns=selectors.ANSWER_COLUMNS, fmt=fmt,
+            rows=selectors.answers_rows(pool=pool),
+            columns=selectors.ANSWER_COLUMNS,
+            fmt=fmt,
             filename=f"pool-{pool.pk}-answers",
         )
 
@@ -178,7 +190,9 @@ class PoolResultsView(APIView):
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
         fmt = parse_format(request.query_params.get("format"))
         return stream_rows(
-            rows=selectors.results_rows(pool=pool), columns=selectors.RESULT_COLUMNS, fmt=fmt,
+            rows=selectors.results_rows(pool=pool),
+            columns=selectors.RESULT_COLUMNS,
+            fmt=fmt,
             filename=f"pool-{pool.pk}-results",
         )
 
@@ -187,7 +201,9 @@ class AssignmentNextView(APIView):
     permission_classes = [IsWorker]
 
     @extend_schema(
-        request=inline_serializer(name="NextRequest", fields={"pool": serializers.IntegerField(required=False)}),
+        request=inline_serializer(
+            name="NextRequest", fields={"pool": serializers.IntegerField(required=False)}
+        ),
         responses={200: dict, 204: None},
     )
     def post(self, request: Request) -> Response:
@@ -204,7 +220,9 @@ def _assignment_id(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ServiceError(code="not_found", message="No such assignment of yours.", status_code=404) from None
+        raise ServiceError(
+            code="not_found", message="No such assignment of yours.", status_code=404
+        ) from None
 
 
 class AssignmentSubmitView(APIView):
@@ -214,18 +232,28 @@ class AssignmentSubmitView(APIView):
         request=inline_serializer(name="SubmitRequest", fields={"label": serializers.CharField()}),
         responses=inline_serializer(
             name="SubmitResponse",
-            fields={"status": serializers.CharField(), "reward": serializers.CharField(), "balance": _balance},
+            fields={
+                "status": serializers.CharField(),
+                "reward": serializers.CharField(),
+                "balance": _balance,
+            },
         ),
     )
     def post(self, request: Request, assignment_id: str) -> Response:
         label = request.data.get("label") if isinstance(request.data, dict) else None
         if not isinstance(label, str):
-            raise ServiceError(code="invalid_label", message="label must be one of the pool's labels (a string).")
+            raise ServiceError(
+                code="invalid_label", message="label must be one of the pool's labels (a string)."
+            )
         answer = services.assignment_submit(
             worker=request.user, assignment_id=_assignment_id(assignment_id), label=label
         )
         return Response(
-            {"status": answer.status, "reward": money_str(answer.reward), "balance": _balance_json(request.user)}
+            {
+                "status": answer.status,
+                "reward": money_str(answer.reward),
+                "balance": _balance_json(request.user),
+            }
         )
 
 
@@ -236,5 +264,3 @@ class AssignmentSkipView(APIView):
     def post(self, request: Request, assignment_id: str) -> Response:
         services.assignment_skip(worker=request.user, assignment_id=_assignment_id(assignment_id))
         return Response({"status": "skipped"})
-
-

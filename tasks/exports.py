@@ -27,10 +27,8 @@ def _csv_lines(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[s
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
-    count = 0
-    for row in rows:
+    for count, row in enumerate(rows, start=1):
         writer.writerow(["" if row[c] is None else spreadsheet_safe(row[c]) for c in columns])
-        count += 1
         if count % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -56,12 +54,16 @@ def parse_format(value: str | None) -> str:
     fmt = (value or "json").lower()
     if fmt not in FORMATS:
         raise ServiceError(
-            code="invalid_format", message="format must be json, csv or jsonl.", details={"allowed": list(FORMATS)}
+            code="invalid_format",
+            message="format must be json, csv or jsonl.",
+            details={"allowed": list(FORMATS)},
         )
     return fmt
 
 
-def stream_rows(*, rows: Iterable[dict[str, Any]], columns: list[str], fmt: str, filename: str) -> StreamingHttpResponse:
+def stream_rows(
+    *, rows: Iterable[dict[str, Any]], columns: list[str], fmt: str, filename: str
+) -> StreamingHttpResponse:
     if fmt == "csv":
         body: Iterator[str] = _csv_lines(rows, columns)
     elif fmt == "jsonl":

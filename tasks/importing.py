@@ -31,19 +31,18 @@ def _bad_row(row: int, problem: str) -> ServiceError:
 
 def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
     if not isinstance(raw, dict):
-        raise _bad_row(row, "a task must be an object with a \"data\" object")
+        raise _bad_row(row, 'a task must be an object with a "data" object')
     unknown = set(raw) - {"data", "golden", "external_id"}
     if unknown:
         raise _bad_row(row, f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
     data = raw.get("data")
     if not isinstance(data, dict) or not data:
-        raise _bad_row(row, "missing data: \"data\" must be a non-empty object")
+        raise _bad_row(row, 'missing data: "data" must be a non-empty object')
     if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_TASK_DATA_BYTES:
         raise _bad_row(row, f"data is larger than {MAX_TASK_DATA_BYTES // 1024} KB")
     golden = raw.get("golden")
-    if golden is not None:
-        if not isinstance(golden, str) or golden not in labels:
-            raise _bad_row(row, f"unknown golden label {golden!r}: it must be one of the pool's labels")
+    if golden is not None and (not isinstance(golden, str) or golden not in labels):
+        raise _bad_row(row, f"unknown golden label {golden!r}: it must be one of the pool's labels")
     external_id = raw.get("external_id")
     if external_id is not None:
         if isinstance(external_id, bool) or not isinstance(external_id, (str, int)):
@@ -56,7 +55,7 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
 
 def rows_from_json(*, tasks: object, labels: Iterable[str]) -> Iterator[TaskRow]:
     if not isinstance(tasks, list):
-        raise ServiceError(code="invalid_upload", message="\"tasks\" must be a list of task objects.")
+        raise ServiceError(code="invalid_upload", message='"tasks" must be a list of task objects.')
     if not tasks:
         raise ServiceError(code="invalid_upload", message="The upload is empty: no tasks were given.")
     label_set = set(labels)
@@ -107,7 +106,9 @@ def rows_from_csv(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow
     except csv.Error as exc:
         raise _bad_row(count + 1, f"malformed CSV ({exc})") from exc
     if count == 0:
-        raise ServiceError(code="invalid_upload", message="The file has a header but no tasks.", details={"row": 1})
+        raise ServiceError(
+            code="invalid_upload", message="The file has a header but no tasks.", details={"row": 1}
+        )
 
 
 def rows_from_jsonl(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
@@ -123,7 +124,9 @@ def rows_from_jsonl(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskR
         try:
             raw = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise _bad_row(number, f"bad JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else 'too deep'})") from exc
+            raise _bad_row(
+                number, f"bad JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else 'too deep'})"
+            ) from exc
         count += 1
         yield _validated(number, raw, label_set)
     if count == 0:

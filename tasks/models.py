@@ -49,7 +49,9 @@ class Pool(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=100), name="pool_overlap_range"),
             models.CheckConstraint(condition=Q(priority__lte=100), name="pool_priority_range"),
-            models.CheckConstraint(condition=Q(golden_rate__gte=0, golden_rate__lte=0.5), name="pool_golden_rate"),
+            models.CheckConstraint(
+                condition=Q(golden_rate__gte=0, golden_rate__lte=0.5), name="pool_golden_rate"
+            ),
             models.CheckConstraint(condition=Q(reward__gt=0), name="pool_reward_positive"),
         ]
         indexes = [models.Index(fields=["status", "-priority", "id"], name="pool_feed")]
@@ -81,14 +83,22 @@ class Task(models.Model):
         indexes = [
             # The claim queue: regular tasks with a free place, most-taken first so tasks finish early.
             models.Index(
-                "pool", "remaining", "id", condition=Q(remaining__gt=0, golden_label__isnull=True),
+                "pool",
+                "remaining",
+                "id",
+                condition=Q(remaining__gt=0, golden_label__isnull=True),
                 name="task_claim_queue",
             ),
             models.Index(
-                "pool", "answers_count", "id", condition=Q(golden_label__isnull=False), name="task_golden_queue"
+                "pool",
+                "answers_count",
+                "id",
+                condition=Q(golden_label__isnull=False),
+                name="task_golden_queue",
             ),
             models.Index(
-                "pool", condition=Q(golden_label__isnull=True, answers_count__lt=F("max_answers")),
+                "pool",
+                condition=Q(golden_label__isnull=True, answers_count__lt=F("max_answers")),
                 name="task_incomplete",
             ),
         ]
@@ -110,7 +120,9 @@ class Assignment(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="assignments")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
-    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE
+    )
     is_golden = models.BooleanField(default=False)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -126,7 +138,10 @@ class Assignment(models.Model):
         ]
         indexes = [
             models.Index(
-                "pool", "expires_at", condition=Q(status="active", is_golden=False), name="assignment_expiring"
+                "pool",
+                "expires_at",
+                condition=Q(status="active", is_golden=False),
+                name="assignment_expiring",
             ),
         ]
 

@@ -59,7 +59,10 @@ def pool_progress(*, pool: Pool) -> Progress:
         answers=Sum("answers_count"),
     )
     return Progress(
-        tasks=counts["tasks"], golden=counts["golden"], completed=counts["completed"], answers=counts["answers"] or 0
+        tasks=counts["tasks"],
+        golden=counts["golden"],
+        completed=counts["completed"],
+        answers=counts["answers"] or 0,
     )
 
 
@@ -71,11 +74,15 @@ class Budget:
 
 def pool_budget(*, pool: Pool) -> Budget:
     reserved = (
-        Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED).values_list("balance", flat=True).first()
+        Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED)
+        .values_list("balance", flat=True)
+        .first()
     )
     # Spent: what left the reservation for answers (rewards and fees).
     spent = Entry.objects.filter(
-        account__pool=pool, account__kind=AccountKind.POOL_RESERVED, transaction__kind=TransactionKind.ANSWER_REWARD
+        account__pool=pool,
+        account__kind=AccountKind.POOL_RESERVED,
+        transaction__kind=TransactionKind.ANSWER_REWARD,
     ).aggregate(total=Sum("amount"))["total"]
     return Budget(reserved=reserved or Decimal(0), spent=-(spent or Decimal(0)))
 
@@ -112,9 +119,9 @@ def _median_durations(*, pool_ids: list[int], sample: int = 200) -> dict[int, in
     medians: dict[int, int] = {}
     for pool_id in pool_ids:
         durations = sorted(
-            Answer.objects.filter(pool_id=pool_id).order_by("-submitted_at").values_list("duration_ms", flat=True)[
-                :sample
-            ]
+            Answer.objects.filter(pool_id=pool_id)
+            .order_by("-submitted_at")
+            .values_list("duration_ms", flat=True)[:sample]
         )
         if durations:
             medians[pool_id] = max(1, durations[len(durations) // 2])
@@ -129,7 +136,9 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
     rows = (
         Answer.objects.filter(pool=pool)
         .order_by("id")
-        .values_list("task_id", "task__external_id", "worker__public_id", "label", "submitted_at", "duration_ms")
+        .values_list(
+            "task_id", "task__external_id", "worker__public_id", "label", "submitted_at", "duration_ms"
+        )
     )
     for task_id, external_id, public_id, label, submitted_at, duration_ms in rows.iterator(chunk_size=2000):
         yield {
@@ -145,7 +154,11 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
 def results_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
     """Majority vote per regular task; ties go to the label listed first in the pool (stable across upgrades)."""
     order = {label: i for i, label in enumerate(pool.labels)}
-    tasks = Task.objects.filter(pool=pool, golden_label__isnull=True).order_by("id").values_list("id", "external_id")
+    tasks = (
+        Task.objects.filter(pool=pool, golden_label__isnull=True)
+        .order_by("id")
+        .values_list("id", "external_id")
+    )
     votes: dict[int, Counter[str]] = {}
     answers = (
         Answer.objects.filter(pool=pool, is_golden=False).order_by("task_id").values_list("task_id", "label")
@@ -155,7 +168,13 @@ def results_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
     for task_id, external_id in tasks.iterator(chunk_size=5000):
         counter = votes.get(task_id)
         if not counter:
-            yield {"task_id": task_id, "external_id": external_id, "label": None, "confidence": None, "answers": 0}
+            yield {
+                "task_id": task_id,
+                "external_id": external_id,
+                "label": None,
+                "confidence": None,
+                "answers": 0,
+            }
             continue
         total = sum(counter.values())
         label, count = min(counter.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,6 +25,7 @@ from payouts.services import (
     account_worker_available,
     ledger_post,
 )
+from tasks import claims
 from tasks.importing import TaskRow
 from tasks.models import (
     Answer,
@@ -107,7 +106,8 @@ def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
     pool = Pool.objects.select_for_update().get(pk=pool.pk)
     if pool.status not in (PoolStatus.DRAFT, PoolStatus.OPEN):
         raise ServiceError(
-            code="pool_not_editable", message=f"Tasks can be added to a draft or open pool; this one is {pool.status}.",
+            code="pool_not_editable",
+            message=f"Tasks can be added to a draft or open pool; this one is {pool.status}.",
             status_code=409,
         )
     created = regular = 0
@@ -142,13 +142,19 @@ def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
 def pool_open(*, pool: Pool) -> Pool:
     pool = Pool.objects.select_for_update().get(pk=pool.pk)
     if pool.status != PoolStatus.DRAFT:
-        raise ServiceError(code="invalid_status", message=f"Only a draft pool can be opened; this one is {pool.status}.",
-                           status_code=409)
-    regular_slots = Task.objects.filter(pool=pool, golden_label__isnull=True).aggregate(
-        slots=Sum("remaining")
-    )["slots"] or 0
+        raise ServiceError(
+            code="invalid_status",
+            message=f"Only a draft pool can be opened; this one is {pool.status}.",
+            status_code=409,
+        )
+    regular_slots = (
+        Task.objects.filter(pool=pool, golden_label__isnull=True).aggregate(slots=Sum("remaining"))["slots"]
+        or 0
+    )
     if regular_slots == 0:
-        raise ServiceError(code="no_tasks", message="Upload at least one regular (non-golden) task before opening.")
+        raise ServiceError(
+            code="no_tasks", message="Upload at least one regular (non-golden) task before opening."
+        )
     pool.golden_slots_left = _reserve(pool=pool, regular_slots=regular_slots)
     pool.status = PoolStatus.OPEN
     pool.opened_at = timezone.now()
@@ -161,7 +167,10 @@ def _release_reservation(*, pool: Pool, memo: str) -> None:
     if reserved.balance > 0:
         ledger_post(
             kind=TransactionKind.POOL_RELEASE,
-            legs=[(reserved, -reserved.balance), (account_requester_available(user=pool.requester), reserved.balance)],
+            legs=[
+                (reserved, -reserved.balance),
+                (account_requester_available(user=pool.requester), reserved.balance),
+            ],
             pool=pool,
             memo=memo,
         )
@@ -206,112 +215,6 @@ def pool_complete_if_done(*, pool_id: int) -> bool:
 # ---------------------------------------------------------------------------------------------- assignment
 
 
-def _golden_due(*, stats: WorkerPoolStats, pool: Pool) -> bool:
-    """Is this worker's next task in the pool a golden one?
-
-    The worker's stream is cut into blocks of about 1/golden_rate tasks; each block holds one golden item at
-    a position drawn from a hash of (worker, pool, block), so the first block always includes one and the
-    position cannot be predicted. If no golden item could be served at its position, the next task tries again.
-    """
-    if pool.golden_rate <= 0:
-        return False
-    block_size = max(1, round(1 / pool.golden_rate))
-    block, offset = divmod(stats.claimed, block_size)
-    if stats.golden_claimed > block:
-        return False
-    digest = hashlib.blake2b(f"{stats.worker_id}:{pool.pk}:{block}".encode(), digest_size=8).digest()
-    return offset >= int.from_bytes(digest, "big") % block_size
-
-
-def _expire_own_stale(*, worker: User, now: Any) -> None:
-    """Give back the places of this worker's expired assignments (no sweep needed for that)."""
-    stale = list(
-        Assignment.objects.select_for_update()
-        .filter(worker=worker, status=AssignmentStatus.ACTIVE, expires_at__lte=now)
-        .only("id", "task_id", "pool_id", "is_golden")
-    )
-    for assignment in stale:
-        _expire(assignment=assignment)
-
-
-def _expire(*, assignment: Assignment) -> None:
-    """Mark a locked, active, expired assignment expired and return its place."""
-    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.EXPIRED)
-    if assignment.is_golden:
-        Pool.objects.filter(pk=assignment.pool_id).update(golden_slots_left=F("golden_slots_left") + 1)
-    else:
-        Task.objects.filter(pk=assignment.task_id).update(remaining=F("remaining") + 1)
-
-
-def _claim_golden(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
-    seen = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
-    task = (
-        Task.objects.filter(pool=pool, golden_label__isnull=False)
-        .filter(~Exists(seen))
-        .order_by("answers_count", "id")
-        .only("id")
-        .first()
-    )
-    if task is None:
-        return None
-    if not Pool.objects.filter(pk=pool.pk, golden_slots_left__gt=0).update(
-        golden_slots_left=F("golden_slots_left") - 1
-    ):
-        return None
-    return Assignment.objects.create(
-        task=task, pool=pool, worker=worker, is_golden=True, created_at=now,
-        expires_at=now + timedelta(seconds=pool.assignment_ttl),
-    )
-
-
-def _claim_regular(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
-    expires_at = now + timedelta(seconds=pool.assignment_ttl)
-    # First a place left behind by an expired assignment: that task is already under way.
-    seen_task = Assignment.objects.filter(task=OuterRef("task_id"), worker=worker)
-    expired = (
-        Assignment.objects.select_for_update(skip_locked=True)
-        .filter(pool=pool, status=AssignmentStatus.ACTIVE, is_golden=False, expires_at__lte=now)
-        .filter(~Exists(seen_task))
-        .order_by("expires_at")
-        .only("id", "task_id")
-        .first()
-    )
-    if expired is not None:
-        Assignment.objects.filter(pk=expired.pk).update(status=AssignmentStatus.EXPIRED)
-        return Assignment.objects.create(
-            task_id=expired.task_id, pool=pool, worker=worker, created_at=now, expires_at=expires_at
-        )
-    seen = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
-    task = (
-        Task.objects.select_for_update(skip_locked=True)
-        .filter(pool=pool, remaining__gt=0, golden_label__isnull=True)
-        .filter(~Exists(seen))
-        .order_by("remaining", "id")
-        .only("id")
-        .first()
-    )
-    if task is None:
-        return None
-    Task.objects.filter(pk=task.pk).update(remaining=F("remaining") - 1)
-    return Assignment.objects.create(task=task, pool=pool, worker=worker, created_at=now, expires_at=expires_at)
-
-
-def _claim_in_pool(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
-    stats, _ = WorkerPoolStats.objects.get_or_create(worker=worker, pool=pool)
-    stats = WorkerPoolStats.objects.select_for_update().get(pk=stats.pk)
-    assignment = None
-    if _golden_due(stats=stats, pool=pool):
-        assignment = _claim_golden(pool=pool, worker=worker, now=now)
-    if assignment is None:
-        assignment = _claim_regular(pool=pool, worker=worker, now=now)
-    if assignment is None:
-        return None
-    WorkerPoolStats.objects.filter(pk=stats.pk).update(
-        claimed=F("claimed") + 1, golden_claimed=F("golden_claimed") + int(assignment.is_golden)
-    )
-    return assignment
-
-
 @transaction.atomic
 def assignment_next(*, worker: User, pool_id: int | None = None) -> Assignment | None:
     """The worker's current assignment, or a new one from the open pools they may work on, or None."""
@@ -325,9 +228,9 @@ def assignment_next(*, worker: User, pool_id: int | None = None) -> Assignment |
     )
     if current is not None:
         return current
-    _expire_own_stale(worker=worker, now=now)
+    claims.expire_own_stale(worker=worker, now=now)
     for pool in pools_open_for_worker(worker=worker, pool_id=pool_id):
-        assignment = _claim_in_pool(pool=pool, worker=worker, now=now)
+        assignment = claims.claim_in_pool(pool=pool, worker=worker, now=now)
         if assignment is not None:
             return Assignment.objects.select_related("task", "pool").get(pk=assignment.pk)
     return None
@@ -356,7 +259,9 @@ class SubmitOutcome:
 def _refuse_if_not_active(assignment: Assignment, now: Any) -> bool:
     """Raise for a finished assignment; return True for an expired one (its place is returned by the caller)."""
     if assignment.status == AssignmentStatus.SUBMITTED:
-        raise ServiceError(code="already_submitted", message="This assignment was already submitted.", status_code=409)
+        raise ServiceError(
+            code="already_submitted", message="This assignment was already submitted.", status_code=409
+        )
     if assignment.status == AssignmentStatus.SKIPPED:
         raise ServiceError(code="already_skipped", message="This assignment was skipped.", status_code=409)
     if assignment.status in (AssignmentStatus.EXPIRED, AssignmentStatus.CANCELLED):
@@ -373,7 +278,7 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
     now = timezone.now()
     assignment = _locked_assignment(worker=worker, assignment_id=assignment_id)
     if _refuse_if_not_active(assignment, now):
-        _expire(assignment=assignment)
+        claims.expire(assignment=assignment)
         return SubmitOutcome(answer=None)
     pool = assignment.pool
     if label not in pool.labels:
@@ -387,10 +292,18 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
     correct = (label == task.golden_label) if is_golden else None
     duration_ms = max(0, int((now - assignment.created_at).total_seconds() * 1000))
     answer = Answer.objects.create(
-        assignment=assignment, task=task, pool=pool, worker=worker, label=label, submitted_at=now,
-        duration_ms=duration_ms, is_golden=is_golden, correct=correct,
+        assignment=assignment,
+        task=task,
+        pool=pool,
+        worker=worker,
+        label=label,
+        submitted_at=now,
+        duration_ms=duration_ms,
+        is_golden=is_golden,
+        correct=correct,
         flagged_fast=pool.min_seconds is not None and duration_ms < pool.min_seconds * 1000,
-        status=AnswerStatus.ACCEPTED, reward=pool.reward,
+        status=AnswerStatus.ACCEPTED,
+        reward=pool.reward,
     )
     Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
     Task.objects.filter(pk=task.pk).update(answers_count=F("answers_count") + 1)
@@ -440,9 +353,9 @@ def assignment_skip(*, worker: User, assignment_id: int) -> None:
     now = timezone.now()
     assignment = _locked_assignment(worker=worker, assignment_id=assignment_id)
     if _refuse_if_not_active(assignment, now):
-        _expire(assignment=assignment)
+        claims.expire(assignment=assignment)
         return
-    _expire(assignment=assignment)
+    claims.expire(assignment=assignment)
     Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SKIPPED)
 
 
@@ -455,5 +368,5 @@ def assignments_expire_stale(*, limit: int = 1000) -> int:
         .only("id", "task_id", "pool_id", "is_golden")[:limit]
     )
     for assignment in stale:
-        _expire(assignment=assignment)
+        claims.expire(assignment=assignment)
     return len(stale)

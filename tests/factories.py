@@ -23,7 +23,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def token(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def token(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         obj.save()
         Token.objects.get_or_create(user=obj)
 

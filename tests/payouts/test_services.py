@@ -31,7 +31,9 @@ def test_deposit_is_a_balanced_posting(requester):
 
 def test_unbalanced_posting_is_refused(requester):
     with pytest.raises(ValueError, match="sum to zero"):
-        ledger_post(kind=TransactionKind.DEPOSIT, legs=[(account_requester_available(user=requester), Decimal(1))])
+        ledger_post(
+            kind=TransactionKind.DEPOSIT, legs=[(account_requester_available(user=requester), Decimal(1))]
+        )
     assert not LedgerTransaction.objects.exists()
 
 
@@ -40,7 +42,10 @@ def test_no_account_goes_below_zero(requester):
     with pytest.raises(InsufficientFunds):
         ledger_post(
             kind=TransactionKind.REVERSAL,
-            legs=[(account_requester_available(user=requester), Decimal("-2")), (account_world_deposits(), Decimal(2))],
+            legs=[
+                (account_requester_available(user=requester), Decimal("-2")),
+                (account_world_deposits(), Decimal(2)),
+            ],
         )
     assert balance_for_user(user=requester).available == Decimal("1")
 

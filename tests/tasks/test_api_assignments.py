@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def open_pool(*, tasks=3, golden=0, overlap=1, reward="0.10", golden_rate=0.0, labels=("OK", "Bad"), **extra):
-    pool = PoolFactory(reward=Decimal(reward), overlap=overlap, golden_rate=golden_rate, labels=list(labels), **extra)
+    pool = PoolFactory(
+        reward=Decimal(reward), overlap=overlap, golden_rate=golden_rate, labels=list(labels), **extra
+    )
     TaskFactory.create_batch(tasks, pool=pool)
     for i in range(golden):
         TaskFactory(pool=pool, golden_label=labels[i % 2], data={"text": f"item g{i}"})
@@ -32,13 +34,21 @@ def test_next_submit_pays_at_once(api, worker):
     body = first.json()
     assert set(body) == {"id", "expires_at", "pool", "task"}
     assert body["pool"] == {
-        "id": pool.pk, "name": pool.name, "instructions": pool.instructions, "labels": ["OK", "Bad"], "reward": "0.10"
+        "id": pool.pk,
+        "name": pool.name,
+        "instructions": pool.instructions,
+        "labels": ["OK", "Bad"],
+        "reward": "0.10",
     }
     again = client.post("/api/v1/assignments/next/", {}, format="json").json()
     assert again["id"] == body["id"], "an unexpired assignment is returned again"
     submitted = client.post(f"/api/v1/assignments/{body['id']}/submit/", {"label": "OK"}, format="json")
     assert submitted.status_code == 200
-    assert submitted.json() == {"status": "accepted", "reward": "0.10", "balance": {"available": "0.10", "reserved": "0.00"}}
+    assert submitted.json() == {
+        "status": "accepted",
+        "reward": "0.10",
+        "balance": {"available": "0.10", "reserved": "0.00"},
+    }
     assert balance_for_user(user=worker).available == Decimal("0.10")
 
 
@@ -56,14 +66,19 @@ def test_submit_errors(api, worker):
     mine = client.post("/api/v1/assignments/next/", {}, format="json").json()
     stolen = api(other).post(f"/api/v1/assignments/{mine['id']}/submit/", {"label": "OK"}, format="json")
     assert stolen.status_code == 404
-    assert api(other).post("/api/v1/assignments/abc/submit/", {"label": "OK"}, format="json").status_code == 404
+    assert (
+        api(other).post("/api/v1/assignments/abc/submit/", {"label": "OK"}, format="json").status_code == 404
+    )
     assert Answer.objects.count() == 1
 
 
 def test_requesters_cannot_take_tasks(api, requester):
     open_pool()
     assert api(requester).post("/api/v1/assignments/next/", {}, format="json").status_code == 403
-    assert api(requester).post("/api/v1/assignments/1/submit/", {"label": "OK"}, format="json").status_code == 403
+    assert (
+        api(requester).post("/api/v1/assignments/1/submit/", {"label": "OK"}, format="json").status_code
+        == 403
+    )
 
 
 def test_expired_assignment_gets_410_and_the_task_goes_to_someone_else(api, worker):
@@ -75,7 +90,12 @@ def test_expired_assignment_gets_410_and_the_task_goes_to_someone_else(api, work
     assert taken.status_code == 200 and taken.json()["task"]["id"] == late["task"]["id"]
     response = api(worker).post(f"/api/v1/assignments/{late['id']}/submit/", {"label": "OK"}, format="json")
     assert response.status_code == 410 and response.json()["error"]["code"] == "expired"
-    assert api(other).post(f"/api/v1/assignments/{taken.json()['id']}/submit/", {"label": "OK"}, format="json").status_code == 200
+    assert (
+        api(other)
+        .post(f"/api/v1/assignments/{taken.json()['id']}/submit/", {"label": "OK"}, format="json")
+        .status_code
+        == 200
+    )
     task = Task.objects.get()
     assert task.answers_count == 1 and task.remaining == 0
 
@@ -84,7 +104,12 @@ def test_own_expired_assignment_frees_its_place_when_submitted_late(api, worker)
     open_pool(tasks=1, overlap=1)
     late = api(worker).post("/api/v1/assignments/next/", {}, format="json").json()
     Assignment.objects.filter(pk=late["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert api(worker).post(f"/api/v1/assignments/{late['id']}/submit/", {"label": "OK"}, format="json").status_code == 410
+    assert (
+        api(worker)
+        .post(f"/api/v1/assignments/{late['id']}/submit/", {"label": "OK"}, format="json")
+        .status_code
+        == 410
+    )
     assert Task.objects.get().remaining == 1
     assert api(WorkerFactory()).post("/api/v1/assignments/next/", {}, format="json").status_code == 200
 
@@ -109,7 +134,12 @@ def test_overlap_answers_come_from_distinct_workers_then_the_pool_completes(api)
     for w in workers[:2]:
         for _ in range(2):
             a = api(w).post("/api/v1/assignments/next/", {}, format="json").json()
-            assert api(w).post(f"/api/v1/assignments/{a['id']}/submit/", {"label": "OK"}, format="json").status_code == 200
+            assert (
+                api(w)
+                .post(f"/api/v1/assignments/{a['id']}/submit/", {"label": "OK"}, format="json")
+                .status_code
+                == 200
+            )
     assert api(workers[2]).post("/api/v1/assignments/next/", {}, format="json").status_code == 204
     assert pool_complete_if_done(pool_id=pool.pk)
     pool.refresh_from_db()
@@ -125,7 +155,10 @@ def test_tasks_with_answers_are_served_first(api):
     a, b = WorkerFactory.create_batch(2)
     first = api(a).post("/api/v1/assignments/next/", {}, format="json").json()
     # The next worker joins the task already under way rather than starting a fresh one.
-    assert api(b).post("/api/v1/assignments/next/", {}, format="json").json()["task"]["id"] == first["task"]["id"]
+    assert (
+        api(b).post("/api/v1/assignments/next/", {}, format="json").json()["task"]["id"]
+        == first["task"]["id"]
+    )
 
 
 def test_no_golden_label_or_marker_reaches_a_worker(api, worker):
@@ -194,7 +227,9 @@ def test_answers_and_results_exports(api, worker):
     assert len(rows) == 1
     assert set(rows[0]) == {"task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"}
     assert rows[0]["worker"] != worker.username and worker.username not in answers.decode()
-    results = json.loads(b"".join(client.get(f"/api/v1/pools/{pool.pk}/results/").streaming_content))["results"]
+    results = json.loads(b"".join(client.get(f"/api/v1/pools/{pool.pk}/results/").streaming_content))[
+        "results"
+    ]
     assert sorted((r["answers"], r["label"]) for r in results if r["answers"]) == [(1, "Bad")]
     assert [r["label"] for r in results if not r["answers"]] == [None]
     csv_body = b"".join(client.get(f"/api/v1/pools/{pool.pk}/results/?format=csv").streaming_content).decode()

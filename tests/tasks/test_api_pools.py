@@ -111,7 +111,9 @@ def test_one_bad_json_row_rejects_the_whole_upload(api, requester, tasks, row, p
 
 
 def _upload(client, pool, name, content: bytes):
-    return client.post(f"/api/v1/pools/{pool.pk}/tasks/", {"file": io.BytesIO(content) | _named(name)}, format="multipart")
+    return client.post(
+        f"/api/v1/pools/{pool.pk}/tasks/", {"file": io.BytesIO(content) | _named(name)}, format="multipart"
+    )
 
 
 class _named:
@@ -125,7 +127,7 @@ class _named:
 
 def test_csv_upload_maps_columns_to_data(api, requester):
     pool = PoolFactory(requester=requester, labels=["OK", "Prohibited"])
-    content = "title,price,golden,external_id\nLamp,12.50,,a1\nGun,99,Prohibited,a2\n".encode()
+    content = b"title,price,golden,external_id\nLamp,12.50,,a1\nGun,99,Prohibited,a2\n"
     response = _upload(api(requester), pool, "tasks.csv", content)
     assert response.status_code == 201, response.json()
     lamp = Task.objects.get(external_id="a1")
@@ -195,9 +197,13 @@ def test_tasks_added_to_an_open_pool_are_reserved_too(api, requester):
     TaskFactory(pool=pool)
     fund(requester, "2.20")
     api(requester).post(f"/api/v1/pools/{pool.pk}/open/")
-    ok = api(requester).post(f"/api/v1/pools/{pool.pk}/tasks/", {"tasks": [{"data": {"a": 1}}]}, format="json")
+    ok = api(requester).post(
+        f"/api/v1/pools/{pool.pk}/tasks/", {"tasks": [{"data": {"a": 1}}]}, format="json"
+    )
     assert ok.status_code == 201
-    short = api(requester).post(f"/api/v1/pools/{pool.pk}/tasks/", {"tasks": [{"data": {"a": 2}}]}, format="json")
+    short = api(requester).post(
+        f"/api/v1/pools/{pool.pk}/tasks/", {"tasks": [{"data": {"a": 2}}]}, format="json"
+    )
     assert short.status_code == 402
     assert Task.objects.filter(pool=pool).count() == 2
 
@@ -205,13 +211,21 @@ def test_tasks_added_to_an_open_pool_are_reserved_too(api, requester):
 def test_me_shows_role_and_balance(api, requester):
     fund(requester, "10")
     body = api(requester).get("/api/v1/me/").json()
-    assert body == {"username": requester.username, "role": "requester", "balance": {"available": "10.00", "reserved": "0.00"}}
+    assert body == {
+        "username": requester.username,
+        "role": "requester",
+        "balance": {"available": "10.00", "reserved": "0.00"},
+    }
 
 
 def test_token_endpoint(api, requester):
     from tests.factories import PASSWORD
 
-    ok = api(None).post("/api/v1/auth/token/", {"username": requester.username, "password": PASSWORD}, format="json")
+    ok = api(None).post(
+        "/api/v1/auth/token/", {"username": requester.username, "password": PASSWORD}, format="json"
+    )
     assert ok.status_code == 200 and ok.json()["token"] == requester.auth_token.key
-    bad = api(None).post("/api/v1/auth/token/", {"username": requester.username, "password": "nope"}, format="json")
+    bad = api(None).post(
+        "/api/v1/auth/token/", {"username": requester.username, "password": "nope"}, format="json"
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_credentials"

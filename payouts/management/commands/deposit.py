@@ -23,4 +23,6 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         balance = balance_for_user(user=user)
-        self.stdout.write(f"deposited {money_str(amount)} to {user.username}; available {money_str(balance.available)}")
+        self.stdout.write(
+            f"deposited {money_str(amount)} to {user.username}; available {money_str(balance.available)}"
+        )
