@@ -8,6 +8,7 @@ from django.db.models import F, Q
 class PoolStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
+    PAUSED = "paused", "Paused"
     CLOSED = "closed", "Closed"
     COMPLETED = "completed", "Completed"
 
@@ -16,6 +17,19 @@ class AggregationMethod(models.TextChoices):
     DAWID_SKENE = "ds", "Dawid-Skene seeded with golden items"
     MAJORITY_VOTE = "mv", "Majority vote"
     WAWA = "wawa", "Worker agreement with aggregate (Wawa)"
+
+
+class Acceptance(models.TextChoices):
+    INSTANT = "instant", "Accepted and paid when submitted"
+    REVIEW = "review", "Reviewed by the requester within review_hours"
+
+
+class ContentWarning(models.TextChoices):
+    VIOLENCE = "violence", "Violence"
+    SEXUAL = "sexual", "Sexual content"
+    HATE = "hate", "Hate"
+    SELF_HARM = "self_harm", "Self-harm"
+    OTHER = "other", "Other disturbing content"
 
 
 class Pool(models.Model):
@@ -45,6 +59,13 @@ class Pool(models.Model):
     target_confidence = models.FloatField(null=True, blank=True)
     min_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
 
+    # Payment and worker-care settings.
+    acceptance = models.CharField(max_length=8, choices=Acceptance.choices, default=Acceptance.INSTANT)
+    review_hours = models.PositiveSmallIntegerField(default=24)
+    content_warning = models.CharField(max_length=16, choices=ContentWarning.choices, null=True, blank=True)
+    # Task data is shown as text unless the requester opts in to sanitised HTML.
+    allow_html = models.BooleanField(default=False)
+
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=100), name="pool_overlap_range"),
@@ -53,6 +74,9 @@ class Pool(models.Model):
                 condition=Q(golden_rate__gte=0, golden_rate__lte=0.5), name="pool_golden_rate"
             ),
             models.CheckConstraint(condition=Q(reward__gt=0), name="pool_reward_positive"),
+            models.CheckConstraint(
+                condition=Q(review_hours__gte=1, review_hours__lte=72), name="pool_review_hours"
+            ),
         ]
         indexes = [models.Index(fields=["status", "-priority", "id"], name="pool_feed")]
 
@@ -165,6 +189,8 @@ class Answer(models.Model):
     flagged_fast = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=AnswerStatus.choices, default=AnswerStatus.ACCEPTED)
     reward = models.DecimalField(max_digits=12, decimal_places=4)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.TextField(blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "worker"], name="answer_once_per_worker")]

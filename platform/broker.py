@@ -1,0 +1,60 @@
+"""Background jobs: the periodic schedule, and the in-process worker `make run` uses without a broker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+import dramatiq
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    actor: str  # "module:actor_name"
+    seconds: int
+
+
+# Each job is idempotent, so running it twice (two schedulers, a retry) does no harm.
+PERIODIC_JOBS: list[PeriodicJob] = [
+    PeriodicJob("tasks.actors:assignments_tidy", 60),
+    PeriodicJob("tasks.actors:pools_tidy", 300),
+]
+
+
+def _sender(spec: str) -> Callable[[], None]:
+    module_name, actor_name = spec.split(":")
+
+    def send() -> None:
+        actor = getattr(import_module(module_name), actor_name)
+        actor.send()
+
+    return send
+
+
+def _schedule(scheduler: BackgroundScheduler | BlockingScheduler) -> None:
+    for job in PERIODIC_JOBS:
+        scheduler.add_job(_sender(job.actor), "interval", seconds=job.seconds, id=job.actor, coalesce=True,
+                          max_instances=1)
+
+
+def run_scheduler_forever() -> None:
+    scheduler = BlockingScheduler(timezone="UTC")
+    _schedule(scheduler)
+    log.info("scheduler started with %d periodic jobs", len(PERIODIC_JOBS))
+    scheduler.start()
+
+
+def start_in_process_jobs(*, worker_threads: int = 2) -> tuple[dramatiq.Worker, BackgroundScheduler]:
+    """A dramatiq worker thread and the schedule inside this process (embedded mode: no broker needed)."""
+    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=worker_threads, worker_timeout=250)
+    worker.start()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    _schedule(scheduler)
+    scheduler.start()
+    return worker, scheduler

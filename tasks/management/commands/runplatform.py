@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from accounts.demo import DEMO_ACCOUNTS
+from fairlabel.broker import start_in_process_jobs
+
+
+class Command(BaseCommand):
+    help = "Serve the whole platform in one process: web, background jobs and their schedule (`make run`)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        if not settings.DRAMATIQ_BROKER_URL:
+            start_in_process_jobs()
+            jobs = "background jobs run inside this process (in-memory broker)"
+        else:
+            jobs = f"background jobs go to {settings.DRAMATIQ_BROKER_URL}: run `make worker` beside this"
+        url = f"http://{options['addrport']}/"
+        lines = [
+            "",
+            f"  Fairlabel is running at {url}",
+            f"  {jobs}",
+            f"  database: {settings.DATABASES['default']['NAME']}",
+            "",
+            "  Demo logins (username / password):",
+            *[f"    {a.role:<10} {a.username:<12} {a.password}" for a in DEMO_ACCOUNTS],
+            "",
+            f"  API docs: {url}api/docs/   Django admin: {url}admin/",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+        call_command("runserver", options["addrport"], use_reloader=False)
