@@ -347,6 +347,15 @@ def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer
     return outcome.answer
 
 
+def assignment_submit_and_next(
+    *, worker: User, assignment_id: int, label: str
+) -> tuple[Answer, Assignment | None]:
+    """Submit, then claim the next task (same pool first), so the annotator shows it without a second request."""
+    answer = assignment_submit(worker=worker, assignment_id=assignment_id, label=label)
+    following = assignment_next(worker=worker, pool_id=answer.pool_id) or assignment_next(worker=worker)
+    return answer, following
+
+
 @transaction.atomic
 def assignment_skip(*, worker: User, assignment_id: int) -> None:
     """Give the place back; the unique (task, worker) row keeps the task from coming back to this worker."""
