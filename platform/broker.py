@@ -39,8 +39,9 @@ def _sender(spec: str) -> Callable[[], None]:
 
 def _schedule(scheduler: BackgroundScheduler | BlockingScheduler) -> None:
     for job in PERIODIC_JOBS:
-        scheduler.add_job(_sender(job.actor), "interval", seconds=job.seconds, id=job.actor, coalesce=True,
-                          max_instances=1)
+        scheduler.add_job(
+            _sender(job.actor), "interval", seconds=job.seconds, id=job.actor, coalesce=True, max_instances=1
+        )
 
 
 def run_scheduler_forever() -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import nh3
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from payouts.models import Account, AccountKind, Entry, TransactionKind
-from tasks.models import Answer, Pool, PoolStatus, Task
+from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
 
 def pool_for_requester(*, pool_id: object, requester: User) -> Pool:
@@ -126,6 +128,23 @@ def _median_durations(*, pool_ids: list[int], sample: int = 200) -> dict[int, in
         if durations:
             medians[pool_id] = max(1, durations[len(durations) // 2])
     return medians
+
+
+@dataclass(frozen=True)
+class TaskField:
+    name: str
+    text: str
+    html: str | None  # sanitised markup, only for pools that opted in to HTML
+
+
+def task_fields_for_worker(*, assignment: Assignment) -> list[TaskField]:
+    """The task's data as a worker sees it: text by default, sanitised HTML only where the pool opts in."""
+    fields = []
+    for name, value in assignment.task.data.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        html = nh3.clean(text) if assignment.pool.allow_html else None
+        fields.append(TaskField(name=str(name).replace("_", " "), text=text, html=html))
+    return fields
 
 
 ANSWER_COLUMNS = ["task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"]

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.forms import SignupForm
+from accounts.services import account_create, token_for, token_regenerate
+from fairlabel.web import requester_required
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "accounts/welcome.html")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("feed" if request.user.role == "worker" else "pool-list")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None, initial={"role": request.GET.get("role", "worker")})
+    if request.method == "POST" and form.is_valid():
+        user = account_create(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            role=form.cleaned_data["role"],
+            email=form.cleaned_data.get("email") or "",
+            validate=False,  # the form already ran the password validators
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}.")
+        return redirect("home")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@requester_required
+def api_token(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/token.html", {"token": token_for(user=request.user).key})
+
+
+@require_POST
+@login_required
+def api_token_regenerate(request: HttpRequest) -> HttpResponse:
+    token_regenerate(user=request.user)
+    messages.success(request, "A new token was made; the old one no longer works.")
+    return redirect("api-token-page")

@@ -1,0 +1,31 @@
+"""Helpers shared by the HTML views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+
+def role_required(role: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Logged-in users of one role only; others get 403 (anonymous users go to the login page)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if getattr(request.user, "role", None) != role:
+                raise PermissionDenied(f"This page is for {role}s.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+worker_required = role_required("worker")
+requester_required = role_required("requester")

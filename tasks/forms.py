@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from tasks.serializers import PoolCreateSerializer
+
+
+class PoolForm(forms.Form):
+    """The HTML face of PoolCreateSerializer: the API's validation decides, this only lays out the fields."""
+
+    name = forms.CharField(max_length=200)
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
+    labels = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One label per line, 2 to 50 of them; keys 1-9 pick the first nine.",
+    )
+    reward = forms.CharField(
+        initial="0.03",
+        help_text="Paid for every answer, golden ones included. The platform fee comes on top.",
+    )
+    overlap = forms.IntegerField(initial=3, help_text="Answers per task from different workers (1-100).")
+    priority = forms.IntegerField(initial=50, help_text="0-100; higher pools are served first.")
+    golden_rate = forms.FloatField(
+        initial=0.1, help_text="Share of golden (known-answer) items in each worker's stream, 0-0.5."
+    )
+    assignment_ttl = forms.IntegerField(initial=600, help_text="Seconds a worker may hold a task (10-86400).")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        data = {**cleaned, "labels": [line for line in cleaned["labels"].splitlines() if line.strip()]}
+        serializer = PoolCreateSerializer(data=data)
+        if not serializer.is_valid():
+            for field, errors in serializer.errors.items():
+                self.add_error(field if field in self.fields else None, [str(e) for e in errors])
+            return cleaned
+        self.validated = dict(serializer.validated_data)
+        return cleaned
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="A .csv file (header row; columns golden and external_id are special) or .jsonl (one task per line)."
+    )

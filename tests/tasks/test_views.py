@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from payouts.selectors import balance_for_user
+from tasks.models import Answer, Pool, PoolStatus, Task
+from tasks.services import pool_open
+from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+
+pytestmark = pytest.mark.django_db
+
+
+def browser_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def open_pool(**extra):
+    pool = PoolFactory(reward=Decimal("0.05"), overlap=1, labels=["OK", "Bad"], **extra)
+    TaskFactory.create_batch(3, pool=pool, data={"title": "<script>alert(1)</script>Lamp"})
+    fund(pool.requester, "100")
+    return pool_open(pool=pool)
+
+
+def test_signup_as_worker_lands_on_the_feed():
+    client = Client()
+    response = client.post(
+        "/signup/",
+        {
+            "username": "newbie",
+            "email": "",
+            "role": "worker",
+            "password1": "a-Long-pass-42",
+            "password2": "a-Long-pass-42",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/", follow=True).request["PATH_INFO"] == "/feed/"
+
+
+def test_signup_refuses_a_weak_password():
+    response = Client().post(
+        "/signup/", {"username": "newbie", "role": "worker", "password1": "123", "password2": "123"}
+    )
+    assert response.status_code == 200 and b"too short" in response.content
+
+
+def test_feed_lists_open_pools_with_tasks_left():
+    pool = open_pool()
+    PoolFactory(name="Draft pool")
+    page = browser_for(WorkerFactory()).get("/feed/").content.decode()
+    assert pool.name in page and "Draft pool" not in page
+    assert "0.05" in page
+
+
+def test_annotator_shows_task_as_text_and_submit_returns_the_next_task():
+    pool = open_pool()
+    worker = WorkerFactory()
+    client = browser_for(worker)
+    page = client.get(f"/work/?pool={pool.pk}").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Lamp" in page and "<script>alert(1)" not in page
+    assert "<kbd>1</kbd>OK" in page
+    first = Answer.objects.count()
+    assignment_id = pool.assignments.get(worker=worker).pk
+    fragment = client.post(
+        f"/work/{assignment_id}/submit/", {"label": "Bad", "pool": pool.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert Answer.objects.count() == first + 1
+    assert 'id="task"' in fragment and "+0.05 earned" in fragment
+    assert 'hx-swap-oob="true"' in fragment and "0.05" in fragment  # the balance in the header updates
+    next_id = pool.assignments.filter(worker=worker, status="active").get().pk
+    assert f"/work/{next_id}/submit/" in fragment
+    assert balance_for_user(user=worker).available == Decimal("0.05")
+
+
+def test_annotator_works_without_javascript():
+    pool = open_pool()
+    worker = WorkerFactory()
+    client = browser_for(worker)
+    client.get("/work/")
+    assignment_id = pool.assignments.get(worker=worker).pk
+    response = client.post(f"/work/{assignment_id}/submit/", {"label": "OK"})
+    assert response.status_code == 302 and response["Location"] == "/work/"
+
+
+def test_golden_tasks_look_like_any_other_in_the_annotator():
+    pool = PoolFactory(reward=Decimal("0.05"), labels=["OK", "Bad"], golden_rate=0.5)
+    TaskFactory(pool=pool)
+    TaskFactory(pool=pool, golden_label="Bad")
+    fund(pool.requester, "10")
+    pool_open(pool=pool)
+    worker = WorkerFactory()
+    client = browser_for(worker)
+    pages = [client.get("/work/").content.decode()]
+    assignment = pool.assignments.get(worker=worker)
+    pages.append(
+        client.post(
+            f"/work/{assignment.pk}/submit/", {"label": "OK"}, HTTP_HX_REQUEST="true"
+        ).content.decode()
+    )
+    assert any(pool.assignments.filter(is_golden=True, worker=worker))
+    for page in pages:
+        assert "golden" not in page.lower()
+
+
+def test_roles_are_kept_apart():
+    worker, requester = WorkerFactory(), RequesterFactory()
+    assert browser_for(requester).get("/work/").status_code == 403
+    assert browser_for(worker).get("/pools/").status_code == 403
+    assert Client().get("/feed/").status_code == 302
+    other = PoolFactory()
+    assert browser_for(requester).get(f"/pools/{other.pk}/").status_code == 404
+
+
+def test_requester_creates_uploads_opens_and_downloads():
+    requester = RequesterFactory()
+    fund(requester, "50")
+    client = browser_for(requester)
+    response = client.post(
+        "/pools/new/",
+        {
+            "name": "Photos",
+            "instructions": "Look",
+            "labels": "Cat\nDog\n",
+            "reward": "0.02",
+            "overlap": 2,
+            "priority": 50,
+            "golden_rate": 0.1,
+            "assignment_ttl": 600,
+        },
+    )
+    pool = Pool.objects.get(name="Photos")
+    assert response.status_code == 302 and pool.labels == ["Cat", "Dog"]
+    csv = io.BytesIO(b"url,golden\nhttp://x/1.jpg,\nhttp://x/2.jpg,Cat\n")
+    csv.name = "photos.csv"
+    page = client.post(f"/pools/{pool.pk}/upload/", {"file": csv}, follow=True).content.decode()
+    assert "2 tasks imported" in page
+    assert "Opening reserves" in page
+    page = client.post(f"/pools/{pool.pk}/open/", follow=True).content.decode()
+    assert "The pool is open" in page
+    pool.refresh_from_db()
+    assert pool.status == PoolStatus.OPEN
+    download = client.get(f"/pools/{pool.pk}/download/results/?format=csv")
+    assert download["Content-Disposition"] == f'attachment; filename="pool-{pool.pk}-results.csv"'
+    assert b"".join(download.streaming_content).startswith(b"task_id,external_id,label,confidence,answers")
+    assert client.get(f"/pools/{pool.pk}/download/secrets/").status_code == 404
+
+
+def test_bad_upload_shows_the_row_and_imports_nothing():
+    requester = RequesterFactory()
+    pool = PoolFactory(requester=requester, labels=["Cat", "Dog"])
+    csv = io.BytesIO(b"url,golden\nhttp://x/1.jpg,\nhttp://x/2.jpg,Horse\n")
+    csv.name = "photos.csv"
+    page = (
+        browser_for(requester).post(f"/pools/{pool.pk}/upload/", {"file": csv}, follow=True).content.decode()
+    )
+    assert "Row 2" in page and "Nothing was imported" in page
+    assert not Task.objects.exists()
+
+
+def test_opening_without_funds_says_how_much_is_missing():
+    requester = RequesterFactory()
+    pool = PoolFactory(requester=requester, reward=Decimal("1"))
+    TaskFactory(pool=pool)
+    page = browser_for(requester).post(f"/pools/{pool.pk}/open/", follow=True).content.decode()
+    assert "Deposit 1.10 more" in page
+
+
+def test_requester_sees_and_regenerates_the_api_token():
+    requester = RequesterFactory()
+    client = browser_for(requester)
+    old = requester.auth_token.key
+    assert old in client.get("/account/token/").content.decode()
+    client.post("/account/token/regenerate/")
+    requester.refresh_from_db()
+    assert requester.auth_token.key != old
