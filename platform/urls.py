@@ -20,6 +20,7 @@ api_v1 = [
         "assignments/<str:assignment_id>/submit/", tasks_api.AssignmentSubmitView.as_view(), name="api-submit"
     ),
     path("assignments/<str:assignment_id>/skip/", tasks_api.AssignmentSkipView.as_view(), name="api-skip"),
+    path("ping/", tasks_api.PingView.as_view(), name="api-ping"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

@@ -264,3 +264,19 @@ class AssignmentSkipView(APIView):
     def post(self, request: Request, assignment_id: str) -> Response:
         services.assignment_skip(worker=request.user, assignment_id=_assignment_id(assignment_id))
         return Response({"status": "skipped"})
+
+
+class PingView(APIView):
+    """A trivial authenticated read (the token check's one indexed SELECT).
+
+    The benchmarks measure it next to the assignment feed on the same server, so the feed's cost can be read
+    against the framework's own floor rather than against an absolute figure that depends on the machine.
+    """
+
+    @extend_schema(
+        responses=inline_serializer(
+            name="Ping", fields={"ok": serializers.BooleanField(), "user": serializers.CharField()}
+        )
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True, "user": request.user.username})
