@@ -198,6 +198,18 @@ PLATFORM_FEE_RATE = Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.10"))
 if not Decimal("0") <= PLATFORM_FEE_RATE < Decimal("1"):
     raise ImproperlyConfigured("PLATFORM_FEE_RATE must be at least 0 and below 1, e.g. 0.10")
 
+# Payouts (issue 5). "simulated" pays at once from a fake bank (demo, tests); "batch_file" writes a CSV per day
+# under PAYOUT_BATCH_DIR for a finance team to upload to the bank.
+PAYOUT_PROVIDER = os.environ.get("PAYOUT_PROVIDER", "simulated")
+if PAYOUT_PROVIDER not in {"simulated", "batch_file"}:
+    raise ImproperlyConfigured("PAYOUT_PROVIDER must be simulated or batch_file")
+SIMULATED_PAYOUT_FAILURE_RATE = float(os.environ.get("SIMULATED_PAYOUT_FAILURE_RATE", "0"))
+SIMULATED_PAYOUT_DELAY = float(os.environ.get("SIMULATED_PAYOUT_DELAY", "0"))  # seconds per call
+PAYOUT_BATCH_DIR = Path(os.environ.get("PAYOUT_BATCH_DIR", VAR_DIR / "payouts"))
+PAYOUT_MAX_ATTEMPTS = int(os.environ.get("PAYOUT_MAX_ATTEMPTS", "5"))
+PAYOUT_RETRY_BACKOFF = float(os.environ.get("PAYOUT_RETRY_BACKOFF", "30"))  # seconds, doubled per attempt
+PAYOUT_ATTEMPT_TIMEOUT = float(os.environ.get("PAYOUT_ATTEMPT_TIMEOUT", "120"))  # then presumed dead
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
