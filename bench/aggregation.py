@@ -1,0 +1,354 @@
+"""Benchmark of quality/aggregation.py: accuracy on real data sets and speed on a million answers.
+
+    .venv/bin/python bench/aggregation.py               # data sets + synthetic timing
+    .venv/bin/python bench/aggregation.py --prior-grid  # how the DS prior was chosen (gold share only)
+
+Accuracy: for every data set in ../shared/datasets, a fixed-seed 10% of the gold items is given
+to the methods that take gold (ours, and crowd-kit's DawidSkene as an extra column); accuracy is
+counted on the other 90% only. crowd-kit is imported here, never by quality/aggregation.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO_ROOT))
+
+from quality import aggregation  # noqa: E402
+from quality.aggregation import DEFAULT_METHOD, aggregate, encode_answers, label_sort_key  # noqa: E402
+
+SEED = 0
+GOLD_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    encoded: aggregation.EncodedAnswers
+    gold_task: np.ndarray  # task codes with a gold label, in gold.csv order
+    gold_label: np.ndarray
+    given: np.ndarray  # positions in gold_task given to the methods (fixed-seed 10%)
+    scored: np.ndarray  # the other 90%, where accuracy is counted
+
+
+def load_dataset(folder: Path) -> Dataset:
+    with (folder / "answers.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with (folder / "gold.csv").open(newline="") as f:
+        gold = {row["task"]: row["label"] for row in csv.DictReader(f)}
+    labels = sorted({row["label"] for row in rows} | set(gold.values()), key=label_sort_key)
+    encoded = encode_answers(
+        tasks=[r["task"] for r in rows],
+        workers=[r["worker"] for r in rows],
+        labels=[r["label"] for r in rows],
+        label_order=labels,
+    )
+    task_code = {task: i for i, task in enumerate(encoded.tasks)}
+    label_code = {label: i for i, label in enumerate(labels)}
+    golden = [(task_code[task], label_code[label]) for task, label in gold.items() if task in task_code]
+    gold_task = np.array([t for t, _ in golden], dtype=np.int64)
+    gold_label = np.array([g for _, g in golden], dtype=np.int64)
+    order = np.random.default_rng(SEED).permutation(gold_task.size)
+    n_given = round(GOLD_SHARE * gold_task.size)
+    return Dataset(folder.name, encoded, gold_task, gold_label, order[:n_given], order[n_given:])
+
+
+def load_datasets() -> list[Dataset]:
+    return [
+        load_dataset(folder) for folder in sorted(DATASETS.iterdir()) if (folder / "answers.csv").is_file()
+    ]
+
+
+def ours(method: str, data: Dataset, given: np.ndarray | None) -> np.ndarray:
+    encoded = data.encoded
+    result = aggregate(
+        method=method,
+        task_idx=encoded.task_idx,
+        worker_idx=encoded.worker_idx,
+        label_idx=encoded.label_idx,
+        n_tasks=len(encoded.tasks),
+        n_workers=len(encoded.workers),
+        n_labels=len(encoded.labels),
+        gold_task_idx=None if given is None else data.gold_task[given],
+        gold_label_idx=None if given is None else data.gold_label[given],
+    )
+    return np.asarray(result.labels)
+
+
+def crowdkit_labels(model: Any, data: Dataset, given: np.ndarray | None = None) -> np.ndarray:
+    import pandas as pd  # type: ignore[import-untyped]
+
+    encoded = data.encoded
+    frame = pd.DataFrame({"task": encoded.task_idx, "worker": encoded.worker_idx, "label": encoded.label_idx})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if given is None:
+            labels = model.fit_predict(frame)
+        else:
+            true_labels = pd.Series(data.gold_label[given], index=data.gold_task[given])
+            labels = model.fit_predict(frame, true_labels=true_labels)
+    return np.asarray(labels.reindex(range(len(encoded.tasks))).fillna(-1).to_numpy(), dtype=np.int64)
+
+
+COLUMNS = (
+    "ours ds+gold",
+    "ours ds",
+    "ours mv",
+    "ours wawa",
+    "ck MV",
+    "ck DS",
+    "ck DS+gold",
+    "ck OneCoinDS",
+)
+
+
+def bench_datasets() -> list[dict[str, Any]]:
+    """Accuracy on the 90% of gold not given, per data set and method."""
+    from crowdkit.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene  # type: ignore[import-untyped]
+
+    methods: dict[str, Callable[[Dataset], np.ndarray]] = {
+        "ours ds+gold": lambda d: ours(DEFAULT_METHOD, d, d.given),
+        "ours ds": lambda d: ours("ds", d, None),
+        "ours mv": lambda d: ours("mv", d, d.given),
+        "ours wawa": lambda d: ours("wawa", d, d.given),
+        "ck MV": lambda d: crowdkit_labels(MajorityVote(), d),
+        "ck DS": lambda d: crowdkit_labels(DawidSkene(n_iter=100), d),
+        "ck DS+gold": lambda d: crowdkit_labels(DawidSkene(n_iter=100), d, d.given),
+        "ck OneCoinDS": lambda d: crowdkit_labels(OneCoinDawidSkene(n_iter=100), d),
+    }
+    rows = []
+    for data in load_datasets():
+        scored_task, scored_truth = data.gold_task[data.scored], data.gold_label[data.scored]
+        row: dict[str, Any] = {
+            "set": data.name,
+            "tasks": len(data.encoded.tasks),
+            "answers": data.encoded.task_idx.size,
+            "labels": len(data.encoded.labels),
+            "scored": data.scored.size,
+        }
+        for column, method in methods.items():
+            row[column] = float((method(data)[scored_task] == scored_truth).mean())
+        rows.append(row)
+    return rows
+
+
+def print_datasets(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"Accuracy on the 90% of gold items not given (seed {SEED}; 10% given to '+gold' columns, mv, wawa)\n"
+    )
+    head = ["set", "tasks", "answers", "labels", "scored", *COLUMNS, "ours ds+gold - ck DS"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for row in rows:
+        cells = [row["set"], str(row["tasks"]), str(row["answers"]), str(row["labels"]), str(row["scored"])]
+        cells += [f"{row[c]:.3f}" for c in COLUMNS]
+        cells.append(f"{(row['ours ds+gold'] - row['ck DS']) * 100:+.1f} pt")
+        print("| " + " | ".join(cells) + " |")
+    means = [f"{np.mean([row[c] for row in rows]):.3f}" for c in COLUMNS]
+    diff = np.mean([row["ours ds+gold"] - row["ck DS"] for row in rows]) * 100
+    print("| mean | | | | | " + " | ".join(means) + f" | {diff:+.2f} pt |")
+    worst = min(rows, key=lambda row: row["ours ds+gold"] - row["ck DS"])
+    print(
+        f"\nworst set for ours ds+gold vs ck DS: {worst['set']} "
+        f"({(worst['ours ds+gold'] - worst['ck DS']) * 100:+.1f} pt; target: no worse than -0.5 pt)"
+    )
+
+
+def synthetic(
+    *, seed: int = SEED, n_tasks: int = 200_000, overlap: int = 5, n_workers: int = 2_000, n_labels: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Answers (task, worker, label) in random order and the truth; worker accuracy ~ Beta(8, 2),
+    errors uniform over the other labels, distinct workers per task."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_labels, n_tasks)
+    accuracy = rng.beta(8, 2, n_workers)
+    workers = rng.integers(0, n_workers, (n_tasks, overlap))
+    while True:
+        ordered = np.sort(workers, axis=1)
+        repeated = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if not repeated.any():
+            break
+        workers[repeated] = rng.integers(0, n_workers, (int(repeated.sum()), overlap))
+    task = np.repeat(np.arange(n_tasks), overlap)
+    worker = workers.reshape(-1)
+    correct = rng.random(task.size) < accuracy[worker]
+    wrong = (truth[task] + rng.integers(1, n_labels, task.size)) % n_labels
+    label = np.where(correct, truth[task], wrong)
+    order = rng.permutation(task.size)
+    return task[order], worker[order], label[order], truth
+
+
+def bench_synthetic() -> list[dict[str, Any]]:
+    """Time and peak traced memory on 1,000,000 synthetic answers, ours vs crowd-kit."""
+    task, worker, label, truth = synthetic()
+    n_tasks, n_workers, n_labels = truth.size, int(worker.max()) + 1, int(label.max()) + 1
+    rows = []
+
+    def measure(name: str, run: Callable[[], tuple[np.ndarray, int | None]], repeat: int) -> None:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            labels, iterations = run()
+            times.append(time.perf_counter() - start)
+        tracemalloc.start()
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rows.append(
+            {
+                "method": name,
+                "seconds": min(times),
+                "seconds_max": max(times),
+                "peak_mb": peak / 2**20,
+                "accuracy": float((labels == truth).mean()),
+                "iterations": iterations,
+            }
+        )
+
+    def run_ours(method: str) -> Callable[[], tuple[np.ndarray, int | None]]:
+        def run() -> tuple[np.ndarray, int | None]:
+            result = aggregate(
+                method=method,
+                task_idx=task,
+                worker_idx=worker,
+                label_idx=label,
+                n_tasks=n_tasks,
+                n_workers=n_workers,
+                n_labels=n_labels,
+            )
+            return np.asarray(result.labels), result.iterations
+
+        return run
+
+    for method in ("ds", "mv", "wawa"):
+        measure(f"ours {method}", run_ours(method), repeat=3)
+    # The worst case of the stopping rule: never converging, so running to the iteration cap.
+    saved_tol = aggregation.DS_TOL
+    aggregation.DS_TOL = -np.inf  # type: ignore[misc]
+    try:
+        measure(
+            f"ours ds, forced to the cap of {aggregation.DS_MAX_ITERATIONS} iterations",
+            run_ours("ds"),
+            repeat=1,
+        )
+    finally:
+        aggregation.DS_TOL = saved_tol  # type: ignore[misc]
+
+    import pandas as pd
+    from crowdkit.aggregation import DawidSkene, MajorityVote
+
+    frame = pd.DataFrame({"task": task, "worker": worker, "label": label})
+
+    def run_crowdkit(model: Any) -> Callable[[], tuple[np.ndarray, int | None]]:
+        def run() -> tuple[np.ndarray, int | None]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                labels = model.fit_predict(frame).reindex(range(n_tasks)).to_numpy()
+            return np.asarray(labels), len(getattr(model, "loss_history_", [])) or None
+
+        return run
+
+    measure("ck MajorityVote", run_crowdkit(MajorityVote()), repeat=1)
+    measure("ck DawidSkene", run_crowdkit(DawidSkene(n_iter=100)), repeat=1)
+    # Import cost in a fresh interpreter (here it is already imported).
+    code = "import time; t = time.perf_counter(); import crowdkit.aggregation; print(time.perf_counter() - t)"
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    rows.append({"method": "import crowdkit.aggregation (fresh process)", "seconds": float(output)})
+    return rows
+
+
+def print_synthetic(rows: list[dict[str, Any]]) -> None:
+    print("\n1,000,000 answers: 200,000 tasks x 5, 2,000 workers (accuracy ~ Beta(8,2)), 4 labels, no gold\n")
+    print("| method | seconds (best) | seconds (worst) | peak traced MB | iterations | accuracy |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        if "accuracy" not in row:
+            print(f"| {row['method']} | {row['seconds']:.2f} | | | | |")
+            continue
+        iterations = "" if row["iterations"] is None else str(row["iterations"])
+        print(
+            f"| {row['method']} | {row['seconds']:.2f} | {row['seconds_max']:.2f} | {row['peak_mb']:.0f} "
+            f"| {iterations} | {row['accuracy']:.4f} |"
+        )
+    print(
+        f"\nprocess peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
+        "(includes crowd-kit, pandas and the data)"
+    )
+
+
+def bench_prior_grid(repeats: int = 50) -> None:
+    """How DS_PSEUDO_CORRECT / DS_PSEUDO_ANY were chosen, without looking at the 90% scored in
+    bench_datasets: split only the given 10% of gold in halves many times, clamp one half, score
+    on the other half, and compare with crowd-kit's DawidSkene on the same half."""
+    from crowdkit.aggregation import DawidSkene
+
+    sets = load_datasets()
+    reference = {data.name: crowdkit_labels(DawidSkene(n_iter=100), data) for data in sets}
+    saved = (aggregation.DS_PSEUDO_CORRECT, aggregation.DS_PSEUDO_ANY)  # type: ignore[misc]
+    print("| pseudo correct | pseudo any | " + " | ".join(d.name for d in sets) + " | mean diff | min diff |")
+    print("|---|---|" + "---|" * len(sets) + "---|---|")
+    try:
+        for pseudo_any in (0.0, 0.05, 0.1, 0.25, 0.5):
+            for pseudo_correct in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
+                if pseudo_any == 0.0 and pseudo_correct == 0.0:
+                    continue
+                aggregation.DS_PSEUDO_CORRECT = pseudo_correct  # type: ignore[misc]
+                aggregation.DS_PSEUDO_ANY = pseudo_any  # type: ignore[misc]
+                cells, diffs = [], []
+                for data in sets:
+                    ours_correct = theirs_correct = 0
+                    for r in range(repeats):
+                        halves = np.random.default_rng(1000 + r).permutation(data.given)
+                        clamp, score = halves[: halves.size // 2], halves[halves.size // 2 :]
+                        truth = data.gold_label[score]
+                        ours_correct += int((ours("ds", data, clamp)[data.gold_task[score]] == truth).sum())
+                        theirs_correct += int((reference[data.name][data.gold_task[score]] == truth).sum())
+                    n = repeats * (data.given.size - data.given.size // 2)
+                    cells.append(f"{ours_correct / n:.3f}")
+                    diffs.append((ours_correct - theirs_correct) / n)
+                print(
+                    f"| {pseudo_correct} | {pseudo_any} | "
+                    + " | ".join(cells)
+                    + f" | {np.mean(diffs) * 100:+.2f} "
+                    f"| {min(diffs) * 100:+.2f} |",
+                    flush=True,
+                )
+    finally:
+        aggregation.DS_PSEUDO_CORRECT, aggregation.DS_PSEUDO_ANY = saved  # type: ignore[misc]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--prior-grid", action="store_true", help="only the prior selection on the given gold"
+    )
+    parser.add_argument("--no-synthetic", action="store_true", help="skip the million-answer timing")
+    options = parser.parse_args()
+    if options.prior_grid:
+        bench_prior_grid()
+        return
+    print_datasets(bench_datasets())
+    if not options.no_synthetic:
+        print_synthetic(bench_synthetic())
+
+
+if __name__ == "__main__":
+    main()
