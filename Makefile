@@ -62,7 +62,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy .
+	FAIRLABEL_TESTING=1 $(BIN)/mypy .
 
 test: install browser check-postgres lint typecheck
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import SignupForm
 from accounts.services import account_create, token_for, token_regenerate
-from fairlabel.web import requester_required
+from fairlabel.web import AuthedRequest, requester_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -37,13 +37,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @requester_required
-def api_token(request: HttpRequest) -> HttpResponse:
+def api_token(request: AuthedRequest) -> HttpResponse:
     return render(request, "accounts/token.html", {"token": token_for(user=request.user).key})
 
 
 @require_POST
 @login_required
-def api_token_regenerate(request: HttpRequest) -> HttpResponse:
+def api_token_regenerate(request: AuthedRequest) -> HttpResponse:
     token_regenerate(user=request.user)
     messages.success(request, "A new token was made; the old one no longer works.")
     return redirect("api-token-page")

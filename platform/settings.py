@@ -99,7 +99,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "fairlabel.sqlite3",
+            "NAME": str(VAR_DIR / "fairlabel.sqlite3"),
             # Writers queue on one lock instead of failing with "database is locked".
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
@@ -215,7 +215,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "apscheduler": {"level": "WARNING"}},
 }
 
 if not DEBUG:

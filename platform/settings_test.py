@@ -1,6 +1,7 @@
 """Settings for the test suite: the real settings on PostgreSQL, with fast password hashing."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("FAIRLABEL_TESTING", "1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel")
@@ -15,4 +16,4 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # type: ignore[name-defined]  # noqa: F405

@@ -9,6 +9,16 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
+
+from accounts.models import User
+
+
+class AuthedRequest(HttpRequest):
+    """What the views behind `role_required` receive: a logged-in platform user and htmx details."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def role_required(role: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fairlabel.errors import ServiceError
-from fairlabel.permissions import IsRequester, IsWorker
+from fairlabel.permissions import IsRequester, IsWorker, request_user
 from payouts.money import money_str
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
@@ -62,7 +62,7 @@ class MeView(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        user = request.user
+        user = request_user(request)
         return Response({"username": user.username, "role": user.role, "balance": _balance_json(user)})
 
 
@@ -74,7 +74,7 @@ class PoolListView(APIView):
         serializer = PoolCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pool = services.pool_create(
-            requester=request.user, settings=services.PoolSettings(**serializer.validated_data)
+            requester=request_user(request), settings=services.PoolSettings(**serializer.validated_data)
         )
         return Response(pool_json(pool), status=status.HTTP_201_CREATED)
 
@@ -94,7 +94,9 @@ class PoolListView(APIView):
         except ValueError:
             raise ServiceError(code="invalid_page", message="page must be a positive whole number.") from None
         start = (page - 1) * PAGE_SIZE
-        pools = list(selectors.pools_for_requester(requester=request.user)[start : start + PAGE_SIZE + 1])
+        pools = list(
+            selectors.pools_for_requester(requester=request_user(request))[start : start + PAGE_SIZE + 1]
+        )
         next_url = None
         if len(pools) > PAGE_SIZE:
             next_url = request.build_absolute_uri(f"{request.path}?page={page + 1}")
@@ -106,7 +108,7 @@ class PoolDetailView(APIView):
 
     @extend_schema(responses=_pool_response)
     def get(self, request: Request, pool_id: str) -> Response:
-        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         return Response(pool_json(pool))
 
 
@@ -125,7 +127,7 @@ class PoolTasksView(APIView):
         responses={201: inline_serializer(name="Created", fields={"created": serializers.IntegerField()})},
     )
     def post(self, request: Request, pool_id: str) -> Response:
-        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         upload = request.FILES.get("file") if request.content_type.startswith("multipart/") else None
         if upload is not None:
             if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
@@ -151,7 +153,7 @@ class PoolOpenView(APIView):
 
     @extend_schema(request=None, responses=_pool_response)
     def post(self, request: Request, pool_id: str) -> Response:
-        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         return Response(pool_json(services.pool_open(pool=pool)))
 
 
@@ -160,7 +162,7 @@ class PoolCloseView(APIView):
 
     @extend_schema(request=None, responses=_pool_response)
     def post(self, request: Request, pool_id: str) -> Response:
-        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         return Response(pool_json(services.pool_close(pool=pool)))
 
 
@@ -172,7 +174,7 @@ class PoolAnswersView(APIView):
 
     @extend_schema(parameters=[_format_param], responses={200: dict})
     def get(self, request: Request, pool_id: str) -> Any:
-        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         fmt = parse_format(request.query_params.get("format"))
         return stream_rows(
             rows=selectors.answers_rows(pool=pool),
@@ -187,7 +189,7 @@ class PoolResultsView(APIView):
 
     @extend_schema(parameters=[_format_param], responses={200: dict})
     def get(self, request: Request, pool_id: str) -> Any:
-        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+        pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         fmt = parse_format(request.query_params.get("format"))
         return stream_rows(
             rows=selectors.results_rows(pool=pool),
@@ -210,7 +212,7 @@ class AssignmentNextView(APIView):
         pool_id = request.data.get("pool") if isinstance(request.data, dict) else None
         if pool_id is not None and (isinstance(pool_id, bool) or not isinstance(pool_id, int)):
             raise ServiceError(code="invalid_request", message="pool must be a pool id (a whole number).")
-        assignment = services.assignment_next(worker=request.user, pool_id=pool_id)
+        assignment = services.assignment_next(worker=request_user(request), pool_id=pool_id)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(assignment_json(assignment))
@@ -246,13 +248,13 @@ class AssignmentSubmitView(APIView):
                 code="invalid_label", message="label must be one of the pool's labels (a string)."
             )
         answer = services.assignment_submit(
-            worker=request.user, assignment_id=_assignment_id(assignment_id), label=label
+            worker=request_user(request), assignment_id=_assignment_id(assignment_id), label=label
         )
         return Response(
             {
                 "status": answer.status,
                 "reward": money_str(answer.reward),
-                "balance": _balance_json(request.user),
+                "balance": _balance_json(request_user(request)),
             }
         )
 
@@ -262,7 +264,7 @@ class AssignmentSkipView(APIView):
 
     @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, assignment_id: str) -> Response:
-        services.assignment_skip(worker=request.user, assignment_id=_assignment_id(assignment_id))
+        services.assignment_skip(worker=request_user(request), assignment_id=_assignment_id(assignment_id))
         return Response({"status": "skipped"})
 
 
@@ -279,4 +281,4 @@ class PingView(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        return Response({"ok": True, "user": request.user.username})
+        return Response({"ok": True, "user": request_user(request).username})

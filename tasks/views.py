@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
-from fairlabel.web import requester_required, worker_required
+from fairlabel.web import AuthedRequest, requester_required, worker_required
 from payouts.money import cost_per_answer, fee_for, money_str
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
@@ -24,11 +24,11 @@ from tasks.models import Assignment, Pool, PoolStatus
 
 
 @worker_required
-def feed(request: HttpRequest) -> HttpResponse:
+def feed(request: AuthedRequest) -> HttpResponse:
     return render(request, "tasks/feed.html", {"items": selectors.feed_for_worker(worker=request.user)})
 
 
-def _task_context(request: HttpRequest, assignment: Assignment | None) -> dict[str, Any]:
+def _task_context(request: AuthedRequest, assignment: Assignment | None) -> dict[str, Any]:
     context: dict[str, Any] = {"assignment": assignment}
     if assignment is not None:
         context["fields"] = selectors.task_fields_for_worker(assignment=assignment)
@@ -36,13 +36,13 @@ def _task_context(request: HttpRequest, assignment: Assignment | None) -> dict[s
     return context
 
 
-def _pool_param(request: HttpRequest) -> int | None:
+def _pool_param(request: AuthedRequest) -> int | None:
     raw = request.GET.get("pool") or request.POST.get("pool")
     return int(raw) if raw and raw.isdigit() else None
 
 
 @worker_required
-def work(request: HttpRequest) -> HttpResponse:
+def work(request: AuthedRequest) -> HttpResponse:
     """The annotator page: the worker's current task, or a new one."""
     assignment = services.assignment_next(worker=request.user, pool_id=_pool_param(request))
     return render(request, "tasks/work.html", _task_context(request, assignment))
@@ -51,7 +51,7 @@ def work(request: HttpRequest) -> HttpResponse:
 @require_POST
 @worker_required
 @vary_on_headers("HX-Request")
-def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def work_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     """Submit, then answer with the next task already claimed, so the worker never waits between tasks."""
     pool_id = _pool_param(request)
     try:
@@ -68,7 +68,7 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @require_POST
 @worker_required
 @vary_on_headers("HX-Request")
-def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def work_skip(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     pool_id = _pool_param(request)
     try:
         services.assignment_skip(worker=request.user, assignment_id=assignment_id)
@@ -78,7 +78,7 @@ def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return _after_action(request, services.assignment_next(worker=request.user, pool_id=pool_id), notice)
 
 
-def _after_action(request: HttpRequest, following: Assignment | None, notice: str) -> HttpResponse:
+def _after_action(request: AuthedRequest, following: Assignment | None, notice: str) -> HttpResponse:
     if not request.htmx:
         messages.info(request, notice)
         return redirect("work")
@@ -95,14 +95,14 @@ def _after_action(request: HttpRequest, following: Assignment | None, notice: st
 
 
 @requester_required
-def pool_list(request: HttpRequest) -> HttpResponse:
+def pool_list(request: AuthedRequest) -> HttpResponse:
     pools = list(selectors.pools_for_requester(requester=request.user)[:200])
     rows = [{"pool": p, "progress": selectors.pool_progress(pool=p)} for p in pools]
     return render(request, "tasks/pool_list.html", {"rows": rows})
 
 
 @requester_required
-def pool_create(request: HttpRequest) -> HttpResponse:
+def pool_create(request: AuthedRequest) -> HttpResponse:
     form = PoolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         pool = services.pool_create(requester=request.user, settings=services.PoolSettings(**form.validated))
@@ -134,7 +134,7 @@ def _pool_page_context(pool: Pool) -> dict[str, Any]:
 
 
 @requester_required
-def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
+def pool_detail(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
     template = "tasks/_pool_progress.html" if request.htmx else "tasks/pool_detail.html"
     return render(request, template, _pool_page_context(pool))
@@ -142,7 +142,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 
 @require_POST
 @requester_required
-def pool_upload(request: HttpRequest, pool_id: int) -> HttpResponse:
+def pool_upload(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -161,7 +161,7 @@ def pool_upload(request: HttpRequest, pool_id: int) -> HttpResponse:
 
 @require_POST
 @requester_required
-def pool_open(request: HttpRequest, pool_id: int) -> HttpResponse:
+def pool_open(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
     try:
         services.pool_open(pool=pool)
@@ -173,7 +173,7 @@ def pool_open(request: HttpRequest, pool_id: int) -> HttpResponse:
 
 @require_POST
 @requester_required
-def pool_close(request: HttpRequest, pool_id: int) -> HttpResponse:
+def pool_close(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
     services.pool_close(pool=pool)
     messages.success(request, "The pool is closed and its unused reservation is back in your balance.")
@@ -181,7 +181,7 @@ def pool_close(request: HttpRequest, pool_id: int) -> HttpResponse:
 
 
 @requester_required
-def pool_download(request: HttpRequest, pool_id: int, kind: str) -> StreamingHttpResponse:
+def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> StreamingHttpResponse:
     if kind not in ("answers", "results"):
         raise Http404("Downloads are answers or results.")
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)

@@ -24,14 +24,14 @@ def api() -> Callable[[User | None], APIClient]:
 
 @pytest.fixture
 def worker(db: Any) -> User:
-    return WorkerFactory()
+    return WorkerFactory.create()
 
 
 @pytest.fixture
 def requester(db: Any) -> User:
-    return RequesterFactory()
+    return RequesterFactory.create()
 
 
 @pytest.fixture
 def staff(db: Any) -> User:
-    return StaffFactory()
+    return StaffFactory.create()

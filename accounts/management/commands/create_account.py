@@ -10,13 +10,13 @@ from accounts.services import account_create
 class Command(BaseCommand):
     help = "Create an account and print its API token as the last line."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=Role.values)
         parser.add_argument("--password", help="defaults to a random password, printed")
         parser.add_argument("--email", default="")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         password = options["password"] or secrets.token_urlsafe(12)
         try:
             user = account_create(

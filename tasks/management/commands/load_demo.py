@@ -18,7 +18,7 @@ class Command(BaseCommand):
     help = "Create the demo accounts and an open moderation pool, once (running it again changes nothing)."
 
     @transaction.atomic
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         if User.objects.filter(username=DEMO_ACCOUNTS[0].username).exists():
             self.stdout.write("Demo already loaded.")
             return

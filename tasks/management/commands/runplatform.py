@@ -9,10 +9,10 @@ from fairlabel.broker import start_in_process_jobs
 class Command(BaseCommand):
     help = "Serve the whole platform in one process: web, background jobs and their schedule (`make run`)."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         if not settings.DRAMATIQ_BROKER_URL:
             start_in_process_jobs()
             jobs = "background jobs run inside this process (in-memory broker)"
