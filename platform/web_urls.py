@@ -2,7 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views as account_views
-from tasks import views as task_views
+from tasks.views import requester as requester_views
+from tasks.views import worker as worker_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -11,15 +12,15 @@ urlpatterns = [
     path("signup/", account_views.signup, name="signup"),
     path("account/token/", account_views.api_token, name="api-token-page"),
     path("account/token/regenerate/", account_views.api_token_regenerate, name="api-token-regenerate"),
-    path("feed/", task_views.feed, name="feed"),
-    path("work/", task_views.work, name="work"),
-    path("work/<int:assignment_id>/submit/", task_views.work_submit, name="work-submit"),
-    path("work/<int:assignment_id>/skip/", task_views.work_skip, name="work-skip"),
-    path("pools/", task_views.pool_list, name="pool-list"),
-    path("pools/new/", task_views.pool_create, name="pool-create"),
-    path("pools/<int:pool_id>/", task_views.pool_detail, name="pool-detail"),
-    path("pools/<int:pool_id>/upload/", task_views.pool_upload, name="pool-upload"),
-    path("pools/<int:pool_id>/open/", task_views.pool_open, name="pool-open"),
-    path("pools/<int:pool_id>/close/", task_views.pool_close, name="pool-close"),
-    path("pools/<int:pool_id>/download/<str:kind>/", task_views.pool_download, name="pool-download"),
+    path("feed/", worker_views.feed, name="feed"),
+    path("work/", worker_views.work, name="work"),
+    path("work/<int:assignment_id>/submit/", worker_views.work_submit, name="work-submit"),
+    path("work/<int:assignment_id>/skip/", worker_views.work_skip, name="work-skip"),
+    path("pools/", requester_views.pool_list, name="pool-list"),
+    path("pools/new/", requester_views.pool_create, name="pool-create"),
+    path("pools/<int:pool_id>/", requester_views.pool_detail, name="pool-detail"),
+    path("pools/<int:pool_id>/upload/", requester_views.pool_upload, name="pool-upload"),
+    path("pools/<int:pool_id>/open/", requester_views.pool_open, name="pool-open"),
+    path("pools/<int:pool_id>/close/", requester_views.pool_close, name="pool-close"),
+    path("pools/<int:pool_id>/download/<str:kind>/", requester_views.pool_download, name="pool-download"),
 ]
