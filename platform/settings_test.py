@@ -17,3 +17,10 @@ CSRF_COOKIE_SECURE = False
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # type: ignore[name-defined]  # noqa: F405
+
+# One test database per test run, so that several runs on one machine (developers, CI, benchmarks) never
+# create or drop each other's database.
+DATABASES["default"].setdefault("TEST", {})  # type: ignore[name-defined]  # noqa: F405
+DATABASES["default"]["TEST"]["NAME"] = os.environ.get(  # type: ignore[name-defined]  # noqa: F405
+    "TEST_DATABASE_NAME", f"test_fairlabel_{os.getpid()}"
+)
