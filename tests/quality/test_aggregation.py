@@ -261,7 +261,7 @@ def call(**overrides: object) -> AggregationResult:
         "n_labels": 2,
     }
     arguments.update(overrides)
-    return aggregate(**arguments)  # type: ignore[arg-type]
+    return aggregate(**arguments)
 
 
 def test_valid_call_works() -> None:
@@ -493,7 +493,7 @@ def test_invariants(case: dict[str, object]) -> None:
         "gold_task_idx": np.array(list(gold), dtype=np.int64),
         "gold_label_idx": np.array(list(gold.values()), dtype=np.int64),
     }
-    result = aggregate(task_idx=columns[:, 0], worker_idx=columns[:, 1], label_idx=columns[:, 2], **arguments)  # type: ignore[arg-type]
+    result = aggregate(task_idx=columns[:, 0], worker_idx=columns[:, 1], label_idx=columns[:, 2], **arguments)
 
     counts = np.bincount(columns[:, 0], minlength=n_tasks)
     assert result.answers.tolist() == counts.tolist()
@@ -526,7 +526,7 @@ def test_invariants(case: dict[str, object]) -> None:
         task_idx=columns[order, 0],
         worker_idx=columns[order, 1],
         label_idx=columns[order, 2],
-        **arguments,  # type: ignore[arg-type]
+        **arguments,
     )
     np.testing.assert_array_equal(shuffled.labels, result.labels)
     np.testing.assert_array_equal(shuffled.confidence, result.confidence)
