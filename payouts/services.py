@@ -1,20 +1,62 @@
-"""Writes to the ledger. Every posting is one database transaction whose entries sum to zero."""
+"""Writes to the ledger. Every posting is one database transaction whose entries sum to zero.
+
+Money flows (every arrow is one balanced posting; the fee is always the requester's, never the worker's):
+
+    deposit             world:deposits -> requester available
+    pool open / tasks   requester available -> pool reservation         (rewards + fees of every place)
+    answer (instant)    pool reservation -> worker available + platform fees
+    answer (review)     pool reservation -> worker pending + platform fees
+    accept              worker pending -> worker available
+    reject              worker pending + platform fees -> pool reservation (or the requester, pool stopped)
+    pool close          pool reservation -> requester available         (what is left)
+    withdrawal          worker available -> withdrawals in flight
+    paid / failed       in flight -> world:withdrawals  /  in flight -> worker available
+
+In review mode the money leaves the reservation when the answer is submitted, as in instant mode, so a pool's
+reservation always covers exactly the places it can still serve; a rejection gives back both the money and
+the task's place, so another worker can answer it and be paid from the same reservation.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
 
-from payouts.models import NEGATIVE_ALLOWED, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
-from payouts.money import quantize
+from fairlabel.errors import ServiceError
+from payouts.checks import LedgerReport, ledger_report
+from payouts.models import (
+    NEGATIVE_ALLOWED,
+    OPEN_WITHDRAWAL_STATUSES,
+    Account,
+    AccountKind,
+    Entry,
+    LedgerCheckRun,
+    LedgerTransaction,
+    TransactionKind,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from payouts.money import fee_for, money_str, quantize
+from payouts.providers import PayoutFailed, PayoutRequest, provider_for
+from tasks.models import Answer, AnswerStatus, Pool, PoolStatus, Task
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from tasks.models import Pool
+
+log = logging.getLogger(__name__)
 
 
 class InsufficientFunds(Exception):
@@ -25,14 +67,19 @@ class InsufficientFunds(Exception):
         self.available = available
 
 
-def _account(*, key: str, kind: AccountKind, user: User | None = None, pool: Pool | None = None) -> Account:
+# ------------------------------------------------------------------------------------------------ accounts
+
+
+def _account(
+    *, key: str, kind: AccountKind, user_id: int | None = None, pool_id: int | None = None
+) -> Account:
     account = Account.objects.filter(key=key).first()
     if account is not None:
         return account
     try:
         with transaction.atomic():
             return Account.objects.create(
-                key=key, kind=kind, user=user, pool=pool, may_go_negative=kind in NEGATIVE_ALLOWED
+                key=key, kind=kind, user_id=user_id, pool_id=pool_id, may_go_negative=kind in NEGATIVE_ALLOWED
             )
     except IntegrityError:  # created by a concurrent request a moment ago
         return Account.objects.get(key=key)
@@ -54,20 +101,28 @@ def account_withdrawals_in_flight() -> Account:
     return _account(key="platform:withdrawals_in_flight", kind=AccountKind.WITHDRAWALS_IN_FLIGHT)
 
 
-def account_requester_available(*, user: User) -> Account:
-    return _account(key=f"requester:{user.pk}", kind=AccountKind.REQUESTER_AVAILABLE, user=user)
+def account_requester_available(*, user: User | None = None, user_id: int | None = None) -> Account:
+    uid = user.pk if user is not None else user_id
+    return _account(key=f"requester:{uid}", kind=AccountKind.REQUESTER_AVAILABLE, user_id=uid)
 
 
 def account_pool_reserved(*, pool: Pool) -> Account:
-    return _account(key=f"pool:{pool.pk}", kind=AccountKind.POOL_RESERVED, user=pool.requester, pool=pool)
+    return _account(
+        key=f"pool:{pool.pk}", kind=AccountKind.POOL_RESERVED, user_id=pool.requester_id, pool_id=pool.pk
+    )
 
 
-def account_worker_available(*, user: User) -> Account:
-    return _account(key=f"worker:{user.pk}:available", kind=AccountKind.WORKER_AVAILABLE, user=user)
+def account_worker_available(*, user: User | None = None, user_id: int | None = None) -> Account:
+    uid = user.pk if user is not None else user_id
+    return _account(key=f"worker:{uid}:available", kind=AccountKind.WORKER_AVAILABLE, user_id=uid)
 
 
-def account_worker_pending(*, user: User) -> Account:
-    return _account(key=f"worker:{user.pk}:pending", kind=AccountKind.WORKER_PENDING, user=user)
+def account_worker_pending(*, user: User | None = None, user_id: int | None = None) -> Account:
+    uid = user.pk if user is not None else user_id
+    return _account(key=f"worker:{uid}:pending", kind=AccountKind.WORKER_PENDING, user_id=uid)
+
+
+# ------------------------------------------------------------------------------------------------ posting
 
 
 def ledger_post(
@@ -129,3 +184,471 @@ def deposit_create(*, user: User, amount: Decimal, memo: str = "") -> LedgerTran
             legs=[(account_world_deposits(), -amount), (account_requester_available(user=user), amount)],
             memo=memo or f"deposit to {user.username}",
         )
+
+
+# ------------------------------------------------------------------------------------------------ answers
+
+
+def answer_credit(*, answer: Answer, pool: Pool) -> LedgerTransaction:
+    """Pay for a just-submitted answer from the pool's reservation, inside the submit's transaction.
+
+    The worker gets the whole reward (available at once, or pending while the requester reviews); the fee
+    on top goes to the platform. InsufficientFunds if the reservation was released (the pool stopped).
+    """
+    fee = fee_for(answer.reward)
+    if answer.status == AnswerStatus.PENDING:
+        to_worker = account_worker_pending(user_id=answer.worker_id)
+    else:
+        to_worker = account_worker_available(user_id=answer.worker_id)
+    return ledger_post(
+        kind=TransactionKind.ANSWER_REWARD,
+        legs=[
+            (account_pool_reserved(pool=pool), -(answer.reward + fee)),
+            (to_worker, answer.reward),
+            (account_platform_fees(), fee),
+        ],
+        pool=pool,
+        idempotency_key=f"answer:{answer.pk}",
+        memo=f"answer {answer.pk} to task {answer.task_id}",
+    )
+
+
+def _answer_for_review(*, requester: User, answer_id: int) -> Answer:
+    """The requester's pending answer, locked; 404 for anyone else's, 409 once reviewed."""
+    answer = (
+        Answer.objects.select_for_update(of=("self",))
+        .select_related("pool")
+        .filter(pk=answer_id, pool__requester=requester)
+        .first()
+    )
+    if answer is None:
+        raise ServiceError(code="not_found", message="No such answer in your pools.", status_code=404)
+    if answer.status != AnswerStatus.PENDING:
+        raise ServiceError(
+            code="already_reviewed",
+            message=f"This answer was already {answer.status}.",
+            status_code=409,
+            details={"status": answer.status},
+        )
+    return answer
+
+
+def review_deadline(*, answer: Answer, pool: Pool) -> datetime:
+    return answer.submitted_at + timedelta(hours=pool.review_hours)
+
+
+def _accept(*, pool: Pool, answers: Sequence[Answer], now: datetime, memo: str) -> int:
+    """Move the rewards of locked, pending answers from the workers' pending to their available balances."""
+    if not answers:
+        return 0
+    Answer.objects.filter(pk__in=[a.pk for a in answers]).update(
+        status=AnswerStatus.ACCEPTED, reviewed_at=now
+    )
+    per_worker: dict[int, Decimal] = defaultdict(Decimal)
+    for answer in answers:
+        per_worker[answer.worker_id] += answer.reward
+    legs: list[tuple[Account, Decimal]] = []
+    for worker_id, total in sorted(per_worker.items()):
+        legs.append((account_worker_pending(user_id=worker_id), -total))
+        legs.append((account_worker_available(user_id=worker_id), total))
+    # One posting for the whole batch: its accounts are locked in one sorted pass, so bulk accepts running
+    # beside submits and withdrawals cannot deadlock.
+    ledger_post(kind=TransactionKind.ANSWER_ACCEPT, legs=legs, pool=pool, memo=memo)
+    return len(answers)
+
+
+@transaction.atomic(durable=True)
+def answer_accept(*, requester: User, answer_id: int) -> Answer:
+    answer = _answer_for_review(requester=requester, answer_id=answer_id)
+    now = timezone.now()
+    _accept(pool=answer.pool, answers=[answer], now=now, memo=f"answer {answer.pk} accepted")
+    answer.status, answer.reviewed_at = AnswerStatus.ACCEPTED, now
+    return answer
+
+
+@transaction.atomic(durable=True)
+def answers_accept_bulk(*, requester: User, pool: Pool) -> int:
+    """Accept every answer of the pool still waiting for review (the one-click "accept all")."""
+    if pool.requester_id != requester.pk:
+        raise ServiceError(code="not_found", message="No such pool.", status_code=404)
+    answers = list(
+        Answer.objects.select_for_update()
+        .filter(pool=pool, status=AnswerStatus.PENDING)
+        .order_by("id")
+        .only("id", "worker_id", "reward", "pool_id")
+    )
+    return _accept(pool=pool, answers=answers, now=timezone.now(), memo=f"{len(answers)} answers accepted")
+
+
+REJECT_REASON_MAX = 2000
+
+
+@transaction.atomic(durable=True)
+def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
+    """Refuse an answer: its reward and fee go back to the pool, and so does the task's place.
+
+    The worker sees the reason. Only within the review window: after it, the answer is the worker's.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(code="reason_required", message="Tell the worker why: a rejection needs a reason.")
+    if len(reason) > REJECT_REASON_MAX:
+        raise ServiceError(
+            code="reason_too_long", message=f"Keep the reason under {REJECT_REASON_MAX} characters."
+        )
+    answer = _answer_for_review(requester=requester, answer_id=answer_id)
+    now = timezone.now()
+    # Locked so that a pool closing at this moment releases its reservation before or after us, never
+    # between our reading its status and paying back into it.
+    pool = Pool.objects.select_for_update().get(pk=answer.pool_id)
+    deadline = review_deadline(answer=answer, pool=pool)
+    if now >= deadline:
+        raise ServiceError(
+            code="review_window_closed",
+            message="The review window for this answer has ended, so it is accepted.",
+            status_code=409,
+            details={"deadline": deadline.isoformat()},
+        )
+    paid = dict(
+        Entry.objects.filter(transaction__idempotency_key=f"answer:{answer.pk}")
+        .values_list("account__kind")
+        .annotate(total=Sum("amount"))
+    )
+    reward = paid.get(AccountKind.WORKER_PENDING, Decimal(0))
+    fee = paid.get(AccountKind.PLATFORM_FEES, Decimal(0))
+    if pool.status in (PoolStatus.OPEN, PoolStatus.PAUSED):
+        back_to = account_pool_reserved(pool=pool)
+    else:  # the reservation was released when the pool stopped: the money goes back where that went
+        back_to = account_requester_available(user_id=pool.requester_id)
+    ledger_post(
+        kind=TransactionKind.ANSWER_REJECT,
+        legs=[
+            (account_worker_pending(user_id=answer.worker_id), -reward),
+            (account_platform_fees(), -fee),
+            (back_to, reward + fee),
+        ],
+        pool=pool,
+        idempotency_key=f"answer:{answer.pk}:reject",
+        memo=f"answer {answer.pk} rejected",
+    )
+    Answer.objects.filter(pk=answer.pk).update(
+        status=AnswerStatus.REJECTED, reviewed_at=now, reject_reason=reason
+    )
+    # The place goes back: another worker may answer the task, paid from the money just returned.
+    if answer.is_golden:
+        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + 1)
+        Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") - 1)
+    else:
+        Task.objects.filter(pk=answer.task_id).update(
+            remaining=F("remaining") + 1, answers_count=F("answers_count") - 1
+        )
+    answer.status, answer.reviewed_at, answer.reject_reason = AnswerStatus.REJECTED, now, reason
+    return answer
+
+
+def answers_auto_accept_expired(*, now: datetime | None = None, batch: int = 2000) -> int:
+    """Accept whatever is still pending when its pool's review window ends. Safe to run any number of times."""
+    now = now or timezone.now()
+    pool_ids = list(
+        Answer.objects.filter(status=AnswerStatus.PENDING).values_list("pool_id", flat=True).distinct()
+    )
+    accepted = 0
+    for pool in Pool.objects.filter(pk__in=pool_ids).order_by("id"):
+        cutoff = now - timedelta(hours=pool.review_hours)
+        while True:
+            with transaction.atomic():
+                # SKIP LOCKED: an answer the requester is reviewing right now is left to them.
+                answers = list(
+                    Answer.objects.select_for_update(skip_locked=True)
+                    .filter(pool=pool, status=AnswerStatus.PENDING, submitted_at__lte=cutoff)
+                    .order_by("id")
+                    .only("id", "worker_id", "reward", "pool_id")[:batch]
+                )
+                done = _accept(
+                    pool=pool,
+                    answers=answers,
+                    now=now,
+                    memo=f"{len(answers)} answers accepted: the {pool.review_hours} h review window ended",
+                )
+            accepted += done
+            if done < batch:
+                break
+    return accepted
+
+
+# ------------------------------------------------------------------------------------------------ withdrawals
+
+
+@transaction.atomic(durable=True)
+def withdrawal_create(*, worker: User, amount: Decimal, request_key: str | None = None) -> Withdrawal:
+    """Take the amount out of the worker's available balance now; an actor pays it after commit.
+
+    A repeated request with the same request_key (the Idempotency-Key header) returns the first withdrawal.
+    """
+    if not worker.is_worker:
+        raise ServiceError(
+            code="permission_denied", message="Only workers withdraw earnings.", status_code=403
+        )
+    amount = quantize(amount)
+    if amount <= 0:
+        raise ServiceError(code="invalid_amount", message="amount must be greater than zero")
+    if request_key is not None:
+        earlier = Withdrawal.objects.filter(worker=worker, request_key=request_key).first()
+        if earlier is not None:
+            return _same_request(earlier, amount)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            withdrawal = Withdrawal.objects.create(
+                worker=worker,
+                amount=amount,
+                idempotency_key=f"fl-wd-{uuid.uuid4().hex}",
+                request_key=request_key,
+                provider=settings.PAYOUT_PROVIDER,
+                next_attempt_at=now,
+            )
+    except IntegrityError:  # the same request, sent twice at once: the other one won
+        return _same_request(Withdrawal.objects.get(worker=worker, request_key=request_key), amount)
+    try:
+        ledger_post(
+            kind=TransactionKind.WITHDRAWAL,
+            legs=[
+                (account_worker_available(user=worker), -amount),
+                (account_withdrawals_in_flight(), amount),
+            ],
+            idempotency_key=f"withdrawal:{withdrawal.pk}",
+            memo=f"withdrawal {withdrawal.pk} requested",
+        )
+    except InsufficientFunds as exc:
+        raise ServiceError(
+            code="insufficient_funds",
+            message=f"You can withdraw up to {money_str(exc.available)}.",
+            status_code=402,
+            details={"available": money_str(exc.available), "requested": money_str(amount)},
+        ) from exc
+    # If the broker is down the row still exists and withdrawals_resume sends it later.
+    transaction.on_commit(partial(_send_payment, withdrawal.pk, 0), robust=True)
+    return withdrawal
+
+
+def _same_request(earlier: Withdrawal, amount: Decimal) -> Withdrawal:
+    if earlier.amount != amount:
+        raise ServiceError(
+            code="idempotency_key_reused",
+            message="This Idempotency-Key was already used for a withdrawal of another amount.",
+            status_code=409,
+            details={"withdrawal": earlier.pk},
+        )
+    return earlier
+
+
+def _send_payment(withdrawal_id: int, delay_seconds: float) -> None:
+    from payouts.actors import withdrawal_pay
+
+    withdrawal_pay.send_with_options(args=(withdrawal_id,), delay=int(delay_seconds * 1000) or None)
+
+
+def retry_delay(*, attempts: int) -> float:
+    """Seconds before the next attempt: PAYOUT_RETRY_BACKOFF, doubled per attempt, at most an hour."""
+    return min(3600.0, settings.PAYOUT_RETRY_BACKOFF * 2 ** max(0, attempts - 1))
+
+
+# A namespace for pg_advisory_lock(int, int), so our locks never collide with another feature's.
+_PAYOUT_LOCK_SPACE = 0x5041  # "PA"
+_local_payout_locks: set[int] = set()
+_local_payout_guard = threading.Lock()
+
+
+@contextmanager
+def _payout_lock(withdrawal_id: int) -> Iterator[bool]:
+    """Only one process talks to the provider about a withdrawal at a time.
+
+    On PostgreSQL a session advisory lock: if the process holding it dies (SIGKILL), the server drops its
+    connection and the lock with it, so a retry can start at once. Elsewhere (SQLite, one process) a lock
+    within this process.
+    """
+    if connection.vendor != "postgresql":
+        with _local_payout_guard:
+            acquired = withdrawal_id not in _local_payout_locks
+            _local_payout_locks.add(withdrawal_id)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                with _local_payout_guard:
+                    _local_payout_locks.discard(withdrawal_id)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_PAYOUT_LOCK_SPACE, withdrawal_id])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_PAYOUT_LOCK_SPACE, withdrawal_id])
+
+
+def withdrawal_pay(*, withdrawal_id: int) -> Withdrawal | None:
+    """One attempt to pay a withdrawal; safe to call any number of times, from any number of processes.
+
+    The provider call happens outside any transaction of ours, with the withdrawal's idempotency key: if
+    this process dies after the provider paid but before we recorded it, the next attempt presents the same
+    key and the provider answers with the first payment instead of paying again. A withdrawal is only
+    marked failed (and the money returned) when the provider says plainly that it did not pay; an error
+    that leaves the outcome unknown is retried, never treated as a refusal.
+    Returns the withdrawal after the attempt, or None if there was nothing to do now.
+    """
+    with _payout_lock(withdrawal_id) as acquired:
+        if not acquired:  # another worker is on it; if it dies, withdrawals_resume sends this again
+            return None
+        withdrawal = _attempt_begin(withdrawal_id=withdrawal_id)
+        if withdrawal is None:
+            return None
+        provider = provider_for(withdrawal.provider)
+        request = PayoutRequest(
+            idempotency_key=withdrawal.idempotency_key,
+            withdrawal_id=withdrawal.pk,
+            amount=withdrawal.amount,
+            currency=settings.PLATFORM_CURRENCY,
+            payee_id=withdrawal.worker_id,
+            payee_username=withdrawal.worker.username,
+            payee_email=withdrawal.worker.email,
+            requested_at=withdrawal.created_at,
+        )
+        try:
+            receipt = provider.pay(request)
+        except PayoutFailed as exc:
+            return _attempt_failed(withdrawal_id=withdrawal.pk, reason=exc.reason, final=not exc.retryable)
+        except Exception as exc:
+            log.exception(
+                "payout provider %s: outcome unknown for withdrawal %s", withdrawal.provider, withdrawal.pk
+            )
+            return _attempt_unknown(withdrawal_id=withdrawal.pk, error=f"{type(exc).__name__}: {exc}")
+        return _attempt_paid(withdrawal_id=withdrawal.pk, reference=receipt.reference)
+
+
+@transaction.atomic
+def _attempt_begin(*, withdrawal_id: int) -> Withdrawal | None:
+    now = timezone.now()
+    withdrawal = (
+        Withdrawal.objects.select_for_update(of=("self",))
+        .select_related("worker")
+        .filter(pk=withdrawal_id)
+        .first()
+    )
+    if (
+        withdrawal is None
+        or withdrawal.status not in OPEN_WITHDRAWAL_STATUSES
+        or withdrawal.next_attempt_at > now
+    ):
+        return None  # finished, or a retry is scheduled for later (a duplicate message)
+    withdrawal.status = WithdrawalStatus.PROCESSING
+    withdrawal.attempts += 1
+    # A lease: if this attempt never reports back (its process was killed), it is due again after this.
+    withdrawal.next_attempt_at = now + timedelta(seconds=settings.PAYOUT_ATTEMPT_TIMEOUT)
+    withdrawal.save(update_fields=["status", "attempts", "next_attempt_at"])
+    return withdrawal
+
+
+def _locked_withdrawal(withdrawal_id: int) -> Withdrawal:
+    return Withdrawal.objects.select_for_update().get(pk=withdrawal_id)
+
+
+@transaction.atomic
+def _attempt_paid(*, withdrawal_id: int, reference: str) -> Withdrawal:
+    withdrawal = _locked_withdrawal(withdrawal_id)
+    if withdrawal.status == WithdrawalStatus.PAID:
+        return withdrawal
+    if withdrawal.status == WithdrawalStatus.FAILED:  # impossible under the payout lock; say so loudly
+        raise RuntimeError(
+            f"withdrawal {withdrawal_id} was failed and refunded, yet the provider paid it ({reference})"
+        )
+    ledger_post(
+        kind=TransactionKind.WITHDRAWAL_PAID,
+        legs=[
+            (account_withdrawals_in_flight(), -withdrawal.amount),
+            (account_world_withdrawals(), withdrawal.amount),
+        ],
+        idempotency_key=f"withdrawal:{withdrawal.pk}:paid",
+        memo=f"withdrawal {withdrawal.pk} paid by {withdrawal.provider}: {reference}"[:255],
+    )
+    withdrawal.status = WithdrawalStatus.PAID
+    withdrawal.provider_reference = reference[:255]
+    withdrawal.failure_reason = ""
+    withdrawal.finished_at = timezone.now()
+    withdrawal.save(update_fields=["status", "provider_reference", "failure_reason", "finished_at"])
+    return withdrawal
+
+
+@transaction.atomic
+def _attempt_failed(*, withdrawal_id: int, reason: str, final: bool) -> Withdrawal:
+    withdrawal = _locked_withdrawal(withdrawal_id)
+    if withdrawal.status not in OPEN_WITHDRAWAL_STATUSES:
+        return withdrawal
+    now = timezone.now()
+    if not final and withdrawal.attempts < settings.PAYOUT_MAX_ATTEMPTS:
+        return _schedule_retry(withdrawal, now=now, note=reason)
+    ledger_post(
+        kind=TransactionKind.WITHDRAWAL_FAILED,
+        legs=[
+            (account_withdrawals_in_flight(), -withdrawal.amount),
+            (account_worker_available(user_id=withdrawal.worker_id), withdrawal.amount),
+        ],
+        idempotency_key=f"withdrawal:{withdrawal.pk}:failed",
+        memo=f"withdrawal {withdrawal.pk} failed; returned to the worker",
+    )
+    withdrawal.status = WithdrawalStatus.FAILED
+    withdrawal.failure_reason = reason
+    withdrawal.finished_at = now
+    withdrawal.save(update_fields=["status", "failure_reason", "finished_at"])
+    return withdrawal
+
+
+@transaction.atomic
+def _attempt_unknown(*, withdrawal_id: int, error: str) -> Withdrawal:
+    withdrawal = _locked_withdrawal(withdrawal_id)
+    if withdrawal.status not in OPEN_WITHDRAWAL_STATUSES:
+        return withdrawal
+    # The provider may have paid: giving the money back could pay twice, so keep retrying the same key.
+    return _schedule_retry(
+        withdrawal, now=timezone.now(), note=f"no clear answer from the provider ({error})"
+    )
+
+
+def _schedule_retry(withdrawal: Withdrawal, *, now: datetime, note: str) -> Withdrawal:
+    delay = retry_delay(attempts=withdrawal.attempts)
+    withdrawal.next_attempt_at = now + timedelta(seconds=delay)
+    withdrawal.failure_reason = f"attempt {withdrawal.attempts} failed: {note}; trying again"
+    withdrawal.save(update_fields=["next_attempt_at", "failure_reason"])
+    transaction.on_commit(partial(_send_payment, withdrawal.pk, delay), robust=True)
+    return withdrawal
+
+
+def withdrawals_resume(*, limit: int = 500) -> int:
+    """The safety net: send again every unfinished withdrawal whose next attempt is due.
+
+    Catches a message the broker lost, a worker killed mid-attempt (its lease ran out) and a retry whose
+    delayed message vanished. Duplicates are harmless: an attempt that is not due does nothing.
+    """
+    due = list(
+        Withdrawal.objects.filter(status__in=OPEN_WITHDRAWAL_STATUSES, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for withdrawal_id in due:
+        _send_payment(withdrawal_id, 0)
+    return len(due)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+
+def ledger_check_run(*, record: bool = True) -> LedgerReport:
+    """Verify every ledger invariant; record the result for the admin site unless told not to."""
+    report = ledger_report()
+    if record:
+        LedgerCheckRun.objects.create(
+            ok=not report.problems, problems=report.problems, duration_ms=report.duration_ms
+        )
+    return report

@@ -16,18 +16,18 @@ from django.utils import timezone
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from payouts.models import Account, TransactionKind
-from payouts.money import cost_per_answer, fee_for, money_str
+from payouts.money import cost_per_answer, money_str
 from payouts.services import (
     InsufficientFunds,
-    account_platform_fees,
     account_pool_reserved,
     account_requester_available,
-    account_worker_available,
+    answer_credit,
     ledger_post,
 )
 from tasks import claims
 from tasks.importing import TaskRow
 from tasks.models import (
+    Acceptance,
     Answer,
     AnswerStatus,
     Assignment,
@@ -302,7 +302,8 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
         is_golden=is_golden,
         correct=correct,
         flagged_fast=pool.min_seconds is not None and duration_ms < pool.min_seconds * 1000,
-        status=AnswerStatus.ACCEPTED,
+        # Review pools: pending (and the reward pending) until the requester or the review window decides.
+        status=AnswerStatus.PENDING if pool.acceptance == Acceptance.REVIEW else AnswerStatus.ACCEPTED,
         reward=pool.reward,
     )
     Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
@@ -312,19 +313,8 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
         golden_answered=F("golden_answered") + int(is_golden),
         golden_correct=F("golden_correct") + int(bool(correct)),
     )
-    fee = fee_for(pool.reward)
     try:
-        ledger_post(
-            kind=TransactionKind.ANSWER_REWARD,
-            legs=[
-                (account_pool_reserved(pool=pool), -(pool.reward + fee)),
-                (account_worker_available(user=worker), pool.reward),
-                (account_platform_fees(), fee),
-            ],
-            pool=pool,
-            idempotency_key=f"answer:{answer.pk}",
-            memo=f"answer to task {task.pk}",
-        )
+        answer_credit(answer=answer, pool=pool)
     except InsufficientFunds as exc:  # only if the pool was closed under us: refuse, record nothing
         raise ServiceError(code="expired", message="This pool has stopped.", status_code=410) from exc
     task_done = not is_golden and task.answers_count + 1 >= task.max_answers
