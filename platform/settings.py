@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "payouts",
     "tasks",
     "quality",
+    "fairness",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +198,13 @@ PLATFORM_CURRENCY = os.environ.get("PLATFORM_CURRENCY", "USD")
 PLATFORM_FEE_RATE = Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.10"))
 if not Decimal("0") <= PLATFORM_FEE_RATE < Decimal("1"):
     raise ImproperlyConfigured("PLATFORM_FEE_RATE must be at least 0 and below 1, e.g. 0.10")
+
+# Fair work (issue 7). The pay floor per hour in PLATFORM_CURRENCY: a pool whose measured pay (reward over the
+# median time per answer) stays below it once it has FLOOR_MIN_ANSWERS answers leaves the worker feed.
+MIN_HOURLY_PAY = Decimal(os.environ.get("MIN_HOURLY_PAY", "8.00"))
+if MIN_HOURLY_PAY < 0:
+    raise ImproperlyConfigured("MIN_HOURLY_PAY must be zero or more, e.g. 8.00")
+FLOOR_MIN_ANSWERS = int(os.environ.get("FLOOR_MIN_ANSWERS", "20"))
 
 # Payouts (issue 5). "simulated" pays at once from a fake bank (demo, tests); "batch_file" writes a CSV per day
 # under PAYOUT_BATCH_DIR for a finance team to upload to the bank.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +13,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairness.selectors import PoolFairness, fairness_for_pools, pools_fair_for_worker
 from payouts.models import Account, AccountKind, Entry, TransactionKind
 from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
@@ -38,6 +38,8 @@ def pools_open_for_worker(*, worker: User, pool_id: int | None = None) -> list[P
     pools = Pool.objects.filter(status=PoolStatus.OPEN)
     if pool_id is not None:
         pools = pools.filter(pk=pool_id)
+    # Fair work (issue 7): blocks, the pay floor, content warnings and the daily cap, in this same query.
+    pools = pools_fair_for_worker(pools=pools, worker=worker)
     return list(pools.order_by("-priority", "id"))
 
 
@@ -94,10 +96,16 @@ class FeedPool:
     pool: Pool
     tasks_left: int
     hourly_estimate: Decimal | None
+    # Pay against the floor, the requester's rating and review speed (issue 7).
+    fairness: PoolFairness | None = None
 
 
 def feed_for_worker(*, worker: User) -> list[FeedPool]:
-    """Open pools with work left for this worker, with an honest pay-per-hour estimate once answers exist."""
+    """Open pools with work left for this worker, with an honest pay-per-hour estimate once answers exist.
+
+    The estimate comes from the pool's cached pay measurement (fairness.PoolPay, refreshed by a periodic job),
+    so the feed costs the same few queries however many answers its pools hold.
+    """
     pools = pools_open_for_worker(worker=worker)
     if not pools:
         return []
@@ -108,26 +116,19 @@ def feed_for_worker(*, worker: User) -> list[FeedPool]:
         .annotate(n=Count("id"))
         .values_list("pool_id", "n")
     )
-    median_ms = _median_durations(pool_ids=ids)
+    fair = fairness_for_pools(pools=pools)
     feed = []
     for pool in pools:
-        ms = median_ms.get(pool.pk)
-        hourly = (pool.reward * Decimal(3_600_000) / Decimal(ms)).quantize(Decimal("0.01")) if ms else None
-        feed.append(FeedPool(pool=pool, tasks_left=left.get(pool.pk, 0), hourly_estimate=hourly))
-    return [item for item in feed if item.tasks_left > 0]
-
-
-def _median_durations(*, pool_ids: list[int], sample: int = 200) -> dict[int, int]:
-    medians: dict[int, int] = {}
-    for pool_id in pool_ids:
-        durations = sorted(
-            Answer.objects.filter(pool_id=pool_id)
-            .order_by("-submitted_at")
-            .values_list("duration_ms", flat=True)[:sample]
+        figures = fair[pool.pk]
+        feed.append(
+            FeedPool(
+                pool=pool,
+                tasks_left=left.get(pool.pk, 0),
+                hourly_estimate=figures.effective_hourly_pay,
+                fairness=figures,
+            )
         )
-        if durations:
-            medians[pool_id] = max(1, durations[len(durations) // 2])
-    return medians
+    return [item for item in feed if item.tasks_left > 0]
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,11 @@ ANSWER_COLUMNS = ["task_id", "external_id", "worker", "label", "submitted_at", "
 RESULT_COLUMNS = ["task_id", "external_id", "label", "confidence", "answers"]
 
 
+EXPORT_CHUNK = 5000
+
+
 def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    """Every answer, oldest first, read through a server-side cursor (the export wraps it in a transaction)."""
     rows = (
         Answer.objects.filter(pool=pool)
         .order_by("id")
@@ -159,7 +164,9 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
             "task_id", "task__external_id", "worker__public_id", "label", "submitted_at", "duration_ms"
         )
     )
-    for task_id, external_id, public_id, label, submitted_at, duration_ms in rows.iterator(chunk_size=2000):
+    for task_id, external_id, public_id, label, submitted_at, duration_ms in rows.iterator(
+        chunk_size=EXPORT_CHUNK
+    ):
         yield {
             "task_id": task_id,
             "external_id": external_id,
@@ -171,22 +178,32 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
 
 
 def results_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
-    """Majority vote per regular task; ties go to the label listed first in the pool (stable across upgrades)."""
+    """One row per regular task (majority vote, ties to the pool's label order), in task id order.
+
+    Two cursors read side by side, tasks by id and answers by task id, and are merged as they go: only one
+    task's votes are ever in memory, so a million tasks export in flat memory.
+    """
     order = {label: i for i, label in enumerate(pool.labels)}
     tasks = (
         Task.objects.filter(pool=pool, golden_label__isnull=True)
         .order_by("id")
         .values_list("id", "external_id")
+        .iterator(chunk_size=EXPORT_CHUNK)
     )
-    votes: dict[int, Counter[str]] = {}
     answers = (
-        Answer.objects.filter(pool=pool, is_golden=False).order_by("task_id").values_list("task_id", "label")
+        Answer.objects.filter(pool=pool, is_golden=False)
+        .order_by("task_id")
+        .values_list("task_id", "label")
+        .iterator(chunk_size=EXPORT_CHUNK)
     )
-    for task_id, label in answers.iterator(chunk_size=5000):
-        votes.setdefault(task_id, Counter())[label] += 1
-    for task_id, external_id in tasks.iterator(chunk_size=5000):
-        counter = votes.get(task_id)
-        if not counter:
+    pending = next(answers, None)
+    for task_id, external_id in tasks:
+        votes: dict[str, int] = {}
+        while pending is not None and pending[0] <= task_id:
+            if pending[0] == task_id:
+                votes[pending[1]] = votes.get(pending[1], 0) + 1
+            pending = next(answers, None)
+        if not votes:
             yield {
                 "task_id": task_id,
                 "external_id": external_id,
@@ -195,8 +212,8 @@ def results_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
                 "answers": 0,
             }
             continue
-        total = sum(counter.values())
-        label, count = min(counter.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
+        total = sum(votes.values())
+        label, count = min(votes.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
         yield {
             "task_id": task_id,
             "external_id": external_id,
