@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "tasks",
     "quality",
     "fairness",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,16 @@ PAYOUT_BATCH_DIR = Path(os.environ.get("PAYOUT_BATCH_DIR", VAR_DIR / "payouts"))
 PAYOUT_MAX_ATTEMPTS = int(os.environ.get("PAYOUT_MAX_ATTEMPTS", "5"))
 PAYOUT_RETRY_BACKOFF = float(os.environ.get("PAYOUT_RETRY_BACKOFF", "30"))  # seconds, doubled per attempt
 PAYOUT_ATTEMPT_TIMEOUT = float(os.environ.get("PAYOUT_ATTEMPT_TIMEOUT", "120"))  # then presumed dead
+
+# Import, export and webhooks (issue 6). An upload larger than IMPORT_BACKGROUND_BYTES is imported by a
+# background job from a copy under IMPORT_DIR, which web and worker hosts must share.
+IMPORT_DIR = Path(os.environ.get("IMPORT_DIR", VAR_DIR / "imports"))
+IMPORT_BACKGROUND_BYTES = int(os.environ.get("IMPORT_BACKGROUND_BYTES", str(5 * 1024 * 1024)))
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(1024 * 1024 * 1024)))
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))  # seconds per delivery attempt
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+# Never set in production: lets tests deliver to a server on the loopback (the SSRF guard refuses it otherwise).
+WEBHOOK_ALLOW_PRIVATE_FOR_TESTS = False
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from accounts.api import TokenView
+from integrations import api as integrations_api
 from tasks import api as tasks_api
 
 api_v1 = [
@@ -21,6 +22,9 @@ api_v1 = [
     ),
     path("assignments/<str:assignment_id>/skip/", tasks_api.AssignmentSkipView.as_view(), name="api-skip"),
     path("ping/", tasks_api.PingView.as_view(), name="api-ping"),
+    path("imports/<str:job_id>/", integrations_api.ImportJobView.as_view(), name="api-import-job"),
+    path("webhooks/", integrations_api.WebhookListView.as_view(), name="api-webhooks"),
+    path("webhooks/<str:webhook_id>/", integrations_api.WebhookDetailView.as_view(), name="api-webhook"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

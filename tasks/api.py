@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -20,7 +21,6 @@ from tasks.importing import rows_from_json, rows_from_upload
 from tasks.serializers import PoolCreateSerializer, assignment_json, pool_json
 
 PAGE_SIZE = 50
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 _pool_response = inline_serializer(
     name="Pool",
@@ -124,17 +124,33 @@ class PoolTasksView(APIView):
                 name="TaskFile", fields={"file": serializers.FileField()}
             ),
         },
-        responses={201: inline_serializer(name="Created", fields={"created": serializers.IntegerField()})},
+        responses={
+            201: inline_serializer(name="Created", fields={"created": serializers.IntegerField()}),
+            202: inline_serializer(name="ImportQueued", fields={"job": serializers.DictField()}),
+        },
+        description=(
+            "Small uploads are imported at once (201). A file larger than IMPORT_BACKGROUND_BYTES (5 MB by "
+            "default) is imported by a background job, all or nothing: 202 with the job's URL to poll."
+        ),
     )
     def post(self, request: Request, pool_id: str) -> Response:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         upload = request.FILES.get("file") if request.content_type.startswith("multipart/") else None
         if upload is not None:
-            if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+            if upload.size is not None and upload.size > settings.IMPORT_MAX_BYTES:
                 raise ServiceError(
                     code="file_too_large",
-                    message=f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+                    message=f"The file is larger than {settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB.",
                     status_code=413,
+                )
+            if upload.size is not None and upload.size > settings.IMPORT_BACKGROUND_BYTES:
+                from integrations.serializers import import_job_json
+                from integrations.services import import_job_create
+
+                job = import_job_create(pool=pool, requester=request_user(request), upload=upload)
+                return Response(
+                    {"job": import_job_json(job, build_uri=request.build_absolute_uri)},
+                    status=status.HTTP_202_ACCEPTED,
                 )
             rows = rows_from_upload(name=upload.name or "", file=upload.file, labels=pool.labels)
         elif isinstance(request.data, dict) and "tasks" in request.data:
@@ -142,7 +158,7 @@ class PoolTasksView(APIView):
         else:
             raise ServiceError(
                 code="invalid_upload",
-                message='Send JSON {"tasks": [...]} or a multipart form with a .csv or .jsonl "file".',
+                message='Send JSON {"tasks": [...]} or a multipart form with a .csv, .jsonl or .json "file".',
             )
         created = services.tasks_add(pool=pool, rows=rows)
         return Response({"created": created}, status=status.HTTP_201_CREATED)

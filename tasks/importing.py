@@ -1,17 +1,26 @@
-"""Parse task uploads (JSON body, CSV, JSONL) row by row; one bad row rejects the whole upload."""
+"""Parse task uploads (JSON body, CSV, JSONL, JSON files) row by row; one bad row rejects the whole upload.
+
+Files are read as streams: a line (CSV, JSONL) or one array item (JSON, through ijson) at a time, so a file of a
+million tasks never sits in memory whole.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+
+import ijson
 
 from fairlabel.errors import ServiceError
 
 MAX_FIELD_LENGTH = 200
 MAX_TASK_DATA_BYTES = 64 * 1024
+# A JSON \u0000 escape (not an escaped backslash followed by "u0000").
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,26 @@ class TaskRow:
     data: dict[str, Any]
     golden: str | None
     external_id: str | None
+    # `data` as JSON text, already made for the size check; the bulk import writes it as is.
+    data_json: str = ""
+
+
+class CountingReader:
+    """A binary file wrapper that counts the bytes read, so a background import can show how far it got."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._file:
+            self.bytes_read += len(line)
+            yield line
 
 
 def _bad_row(row: int, problem: str) -> ServiceError:
@@ -38,8 +67,15 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
     data = raw.get("data")
     if not isinstance(data, dict) or not data:
         raise _bad_row(row, 'missing data: "data" must be a non-empty object')
-    if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_TASK_DATA_BYTES:
+    try:
+        data_json = json.dumps(data, ensure_ascii=False)
+    except ValueError as exc:  # NaN and Infinity are not JSON; jsonb refuses them
+        raise _bad_row(row, f"data holds a value JSON cannot carry ({exc})") from exc
+    if len(data_json) > MAX_TASK_DATA_BYTES // 4 and len(data_json.encode()) > MAX_TASK_DATA_BYTES:
         raise _bad_row(row, f"data is larger than {MAX_TASK_DATA_BYTES // 1024} KB")
+    # PostgreSQL text and jsonb cannot hold a NUL character; refuse it here with its row number.
+    if "\\u0000" in data_json and _NUL_ESCAPE.search(data_json):
+        raise _bad_row(row, "data contains a NUL character (\\u0000)")
     golden = raw.get("golden")
     if golden is not None and (not isinstance(golden, str) or golden not in labels):
         raise _bad_row(row, f"unknown golden label {golden!r}: it must be one of the pool's labels")
@@ -50,7 +86,9 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
         external_id = str(external_id)
         if len(external_id) > MAX_FIELD_LENGTH:
             raise _bad_row(row, f"external_id is longer than {MAX_FIELD_LENGTH} characters")
-    return TaskRow(data=data, golden=golden, external_id=external_id or None)
+        if "\x00" in external_id:
+            raise _bad_row(row, "external_id contains a NUL character")
+    return TaskRow(data=data, golden=golden, external_id=external_id or None, data_json=data_json)
 
 
 def rows_from_json(*, tasks: object, labels: Iterable[str]) -> Iterator[TaskRow]:
@@ -133,14 +171,60 @@ def rows_from_jsonl(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskR
         raise ServiceError(code="invalid_upload", message="The file is empty.", details={"row": 1})
 
 
+class _Replay:
+    """A file whose first bytes were already read (to see what the JSON starts with), readable from the start."""
+
+    def __init__(self, head: bytes, file: IO[bytes]) -> None:
+        self._head = head
+        self._file = file
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            chunk = self._head if size < 0 else self._head[:size]
+            self._head = self._head[len(chunk) :]
+            return chunk
+        return self._file.read(size)
+
+
+def rows_from_json_file(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
+    """A JSON array of task objects, or {"tasks": [...]}, parsed one item at a time (ijson's C backend)."""
+    label_set = set(labels)
+    head = file.read(4096)
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    first = head.lstrip()[:1]
+    if first not in (b"[", b"{"):
+        raise _bad_row(1, 'a .json file must hold an array of tasks or an object {"tasks": [...]}')
+    prefix = "item" if first == b"[" else "tasks.item"
+    count = 0
+    try:
+        for raw in ijson.items(_Replay(head, file), prefix, use_float=True):
+            count += 1
+            yield _validated(count, raw, label_set)
+    except ijson.JSONError as exc:
+        raise _bad_row(count + 1, f"bad JSON ({str(exc)[:200]})") from exc
+    except UnicodeDecodeError as exc:
+        raise _bad_row(count + 1, "the file is not UTF-8 text") from exc
+    if count == 0:
+        raise ServiceError(code="invalid_upload", message="The file holds no tasks.", details={"row": 1})
+
+
+FILE_TYPES = (".csv", ".jsonl", ".ndjson", ".json")
+
+
 def rows_from_upload(*, name: str, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
     lowered = name.lower()
     if lowered.endswith(".csv"):
         return rows_from_csv(file=file, labels=labels)
     if lowered.endswith(".jsonl") or lowered.endswith(".ndjson"):
         return rows_from_jsonl(file=file, labels=labels)
+    if lowered.endswith(".json"):
+        return rows_from_json_file(file=file, labels=labels)
     raise ServiceError(
         code="unsupported_file_type",
-        message="Upload a .csv file (header row) or a .jsonl file (one task per line).",
+        message=(
+            "Upload a .csv file (header row), a .jsonl file (one task per line) "
+            'or a .json file (an array of tasks, or {"tasks": [...]}).'
+        ),
         details={"filename": name},
     )

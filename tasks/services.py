@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -369,3 +370,187 @@ def assignments_expire_stale(*, limit: int = 1000) -> int:
     for assignment in stale:
         claims.expire(assignment=assignment)
     return len(stale)
+
+
+# ------------------------------------------------------------------------------------- bulk import (issue 6)
+
+COPY_COLUMNS = "pool_id, data, golden_label, external_id, max_answers, answers_count, remaining"
+
+
+def tasks_import(
+    *,
+    pool_id: int,
+    rows: Iterable[TaskRow],
+    on_progress: Callable[[int], None] | None = None,
+    progress_every: int = 20_000,
+) -> int:
+    """Insert a large upload all or nothing: COPY on PostgreSQL, and the cost reserved as `tasks_add` does.
+
+    Runs inside the caller's transaction (the import job's), so a bad row anywhere, or a crash, leaves nothing.
+    The pool is not locked while rows stream in, only at the end to re-check its status and reserve: a lock
+    held for the whole minute would stall the claims and submits of an open pool that touch the pool row.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("tasks_import must run inside the caller's transaction")
+    pool = Pool.objects.get(pk=pool_id)
+    _refuse_unless_takes_tasks(pool)
+    if connection.vendor == "postgresql":
+        created, regular = _copy_tasks(pool=pool, rows=rows, on_progress=on_progress, every=progress_every)
+    else:
+        created, regular = _bulk_create_tasks(
+            pool=pool, rows=rows, on_progress=on_progress, every=progress_every
+        )
+    pool = Pool.objects.select_for_update().get(pk=pool_id)
+    _refuse_unless_takes_tasks(pool)
+    if pool.status == PoolStatus.OPEN and regular:
+        golden_slots = _reserve(pool=pool, regular_slots=regular * pool.overlap)
+        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + golden_slots)
+    return created
+
+
+def _refuse_unless_takes_tasks(pool: Pool) -> None:
+    if pool.status not in (PoolStatus.DRAFT, PoolStatus.OPEN):
+        raise ServiceError(
+            code="pool_not_editable",
+            message=f"Tasks can be added to a draft or open pool; this one is {pool.status}.",
+            status_code=409,
+        )
+
+
+def _copy_tasks(
+    *, pool: Pool, rows: Iterable[TaskRow], on_progress: Callable[[int], None] | None, every: int
+) -> tuple[int, int]:
+    created = regular = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no COPY
+        with raw.copy(f"COPY {Task._meta.db_table} ({COPY_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                golden = row.golden is not None
+                copy.write_row(
+                    (
+                        pool.pk,
+                        row.data_json or json.dumps(row.data, ensure_ascii=False),
+                        row.golden,
+                        row.external_id,
+                        pool.overlap,
+                        0,
+                        0 if golden else pool.overlap,
+                    )
+                )
+                created += 1
+                regular += 0 if golden else 1
+                if on_progress is not None and created % every == 0:
+                    on_progress(created)
+    return created, regular
+
+
+def _bulk_create_tasks(
+    *, pool: Pool, rows: Iterable[TaskRow], on_progress: Callable[[int], None] | None, every: int
+) -> tuple[int, int]:
+    created = regular = 0
+    batch: list[Task] = []
+    for row in rows:
+        golden = row.golden is not None
+        batch.append(
+            Task(
+                pool=pool,
+                data=row.data,
+                golden_label=row.golden,
+                external_id=row.external_id,
+                max_answers=pool.overlap,
+                remaining=0 if golden else pool.overlap,
+            )
+        )
+        regular += 0 if golden else 1
+        if len(batch) >= BULK_BATCH:
+            Task.objects.bulk_create(batch)
+            created += len(batch)
+            batch = []
+            if on_progress is not None and created % every < BULK_BATCH:
+                on_progress(created)
+    if batch:
+        Task.objects.bulk_create(batch)
+        created += len(batch)
+    return created, regular
+
+
+# ------------------------------------------------------------------- pause, resume, settings (issue 6)
+
+
+def _locked_pool(pool: Pool) -> Pool:
+    return Pool.objects.select_for_update().get(pk=pool.pk)
+
+
+@transaction.atomic
+def pool_pause(*, pool: Pool) -> Pool:
+    """Stop serving new tasks; assignments in flight may still be submitted and the money stays reserved."""
+    pool = _locked_pool(pool)
+    if pool.status == PoolStatus.PAUSED:
+        return pool
+    if pool.status != PoolStatus.OPEN:
+        raise ServiceError(
+            code="invalid_status",
+            message=f"Only an open pool can be paused; this one is {pool.status}.",
+            status_code=409,
+        )
+    pool.status = PoolStatus.PAUSED
+    pool.save(update_fields=["status"])
+    return pool
+
+
+@transaction.atomic
+def pool_resume(*, pool: Pool) -> Pool:
+    pool = _locked_pool(pool)
+    if pool.status == PoolStatus.OPEN:
+        return pool
+    if pool.status != PoolStatus.PAUSED:
+        raise ServiceError(
+            code="invalid_status",
+            message=f"Only a paused pool can be resumed; this one is {pool.status}.",
+            status_code=409,
+        )
+    pool.status = PoolStatus.OPEN
+    pool.save(update_fields=["status"])
+    # Answers in flight while paused may have finished the last tasks; completion only looks at open pools.
+    from tasks.actors import pool_check_completion
+
+    transaction.on_commit(partial(pool_check_completion.send, pool.pk))
+    return pool
+
+
+MAX_INSTRUCTIONS = 20_000
+
+
+@transaction.atomic
+def pool_update_instructions(*, pool: Pool, instructions: str) -> Pool:
+    """Instructions can change while the pool runs (a clarification for workers); not after it ended."""
+    pool = _locked_pool(pool)
+    if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
+        raise ServiceError(
+            code="invalid_status",
+            message=f"The instructions of a {pool.status} pool cannot change.",
+            status_code=409,
+        )
+    if len(instructions) > MAX_INSTRUCTIONS:
+        raise ServiceError(
+            code="invalid_request",
+            message=f"Instructions are limited to {MAX_INSTRUCTIONS} characters.",
+            details={"fields": {"instructions": ["too long"]}},
+        )
+    pool.instructions = instructions
+    pool.save(update_fields=["instructions"])
+    return pool
+
+
+@transaction.atomic
+def pool_set_priority(*, pool: Pool, priority: int) -> Pool:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 100:
+        raise ServiceError(
+            code="invalid_request",
+            message="Priority is a whole number from 0 to 100.",
+            details={"fields": {"priority": ["0-100"]}},
+        )
+    pool = _locked_pool(pool)
+    pool.priority = priority
+    pool.save(update_fields=["priority"])
+    return pool

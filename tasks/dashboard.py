@@ -1,0 +1,367 @@
+"""Reads for the requester dashboard and pool page: every figure for any number of pools in a fixed number
+of grouped queries (never one query per pool), so the dashboard costs the same with 5 pools or 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from accounts.models import User
+from payouts.models import Account, AccountKind, TransactionKind
+from payouts.money import cost_per_answer
+from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
+
+DASHBOARD_LIMIT = 1000
+
+# Laplace-smoothed golden accuracy, the rule quality/skill.py states: (correct + 1) / (answered + 2).
+_SKILL = ExpressionWrapper(
+    (F("golden_correct") + 1.0) / (F("golden_answered") + 2.0), output_field=FloatField()
+)
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    tasks: int = 0  # regular tasks
+    golden: int = 0
+    completed: int = 0
+    answers: int = 0  # every answer, golden ones included
+    answers_needed: int = 0  # regular answers still to come
+    answers_last_hour: int = 0  # regular answers in the last hour
+    budget: Decimal = Decimal(0)  # everything ever reserved for the pool
+    spent: Decimal = Decimal(0)  # what left the reservation for answers, net of rejections
+    reserved: Decimal = Decimal(0)  # what the reservation still holds
+    mean_skill: float | None = None
+    scored_workers: int = 0
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.completed / self.tasks) if self.tasks else 0
+
+    @property
+    def answers_per_minute(self) -> float:
+        return self.answers_last_hour / 60
+
+    @property
+    def eta_seconds(self) -> int | None:
+        """At the last hour's pace; None when nothing arrived in the last hour (no honest estimate)."""
+        if self.answers_needed == 0:
+            return 0
+        if not self.answers_last_hour:
+            return None
+        return int(self.answers_needed * 3600 / self.answers_last_hour)
+
+
+def pool_stats(*, pool_ids: list[int], now: datetime | None = None) -> dict[int, PoolStats]:
+    """Figures for many pools in four grouped queries (tasks, recent answers, ledger, worker skill)."""
+    if not pool_ids:
+        return {}
+    now = now or timezone.now()
+    values: dict[int, dict[str, Any]] = {pk: {} for pk in pool_ids}
+    regular = Q(golden_label__isnull=True)
+    for pool_id, tasks, golden, completed, answers, needed in (
+        Task.objects.filter(pool_id__in=pool_ids)
+        .values("pool_id")
+        .annotate(
+            n_tasks=Count("id", filter=regular),
+            n_golden=Count("id", filter=~regular),
+            n_completed=Count("id", filter=regular & Q(answers_count__gte=F("max_answers"))),
+            n_answers=Sum("answers_count"),
+            n_needed=Sum(F("max_answers") - F("answers_count"), filter=regular),
+        )
+        .order_by()
+        .values_list("pool_id", "n_tasks", "n_golden", "n_completed", "n_answers", "n_needed")
+    ):
+        values[pool_id].update(
+            tasks=tasks, golden=golden, completed=completed, answers=answers or 0, answers_needed=needed or 0
+        )
+    for pool_id, count in (
+        Answer.objects.filter(
+            pool_id__in=pool_ids, submitted_at__gte=now - timedelta(hours=1), is_golden=False
+        )
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("pool_id", "n")
+    ):
+        values[pool_id]["answers_last_hour"] = count
+    # Spent = reserved in - released - still held: every other movement (rewards, fees, the money a
+    # rejection returns) is spend, whatever shape the payouts flows take.
+    for pool_id, balance, reserved_in, released in (
+        Account.objects.filter(kind=AccountKind.POOL_RESERVED, pool_id__in=pool_ids)
+        .values("pool_id", "balance")
+        .annotate(
+            reserved_in=Sum(
+                "entries__amount", filter=Q(entries__transaction__kind=TransactionKind.POOL_RESERVE)
+            ),
+            released=Sum(
+                "entries__amount", filter=Q(entries__transaction__kind=TransactionKind.POOL_RELEASE)
+            ),
+        )
+        .order_by()
+        .values_list("pool_id", "balance", "reserved_in", "released")
+    ):
+        budget = reserved_in or Decimal(0)
+        values[pool_id].update(budget=budget, reserved=balance, spent=budget + (released or 0) - balance)
+    for pool_id, skill, workers in (
+        WorkerPoolStats.objects.filter(pool_id__in=pool_ids, golden_answered__gt=0)
+        .values("pool_id")
+        .annotate(skill=Avg(_SKILL), workers=Count("id"))
+        .order_by()
+        .values_list("pool_id", "skill", "workers")
+    ):
+        values[pool_id].update(mean_skill=skill, scored_workers=workers)
+    return {pk: PoolStats(**v) for pk, v in values.items()}
+
+
+def dashboard_pools(*, requester: User, status: str = "", search: str = "") -> QuerySet[Pool]:
+    pools = Pool.objects.filter(requester=requester)
+    if status in PoolStatus.values:
+        pools = pools.filter(status=status)
+    if search.strip():
+        pools = pools.filter(name__icontains=search.strip())
+    return pools.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    pool: Pool
+    stats: PoolStats
+
+
+def dashboard_rows(*, requester: User, status: str = "", search: str = "") -> list[DashboardRow]:
+    pools = list(dashboard_pools(requester=requester, status=status, search=search)[:DASHBOARD_LIMIT])
+    stats = pool_stats(pool_ids=[p.pk for p in pools])
+    return [DashboardRow(pool=p, stats=stats[p.pk]) for p in pools]
+
+
+def dashboard_row(*, pool: Pool) -> DashboardRow:
+    return DashboardRow(pool=pool, stats=pool_stats(pool_ids=[pool.pk])[pool.pk])
+
+
+# ------------------------------------------------------------------------------------------------ pool page
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    spent: Decimal
+    final: Decimal  # spent plus what the answers still needed (and their golden share) will cost
+    budget: Decimal
+
+
+def pool_cost_estimate(*, pool: Pool, stats: PoolStats) -> CostEstimate:
+    from tasks.services import golden_slots_for
+
+    if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
+        return CostEstimate(spent=stats.spent, final=stats.spent, budget=stats.budget)
+    needed = stats.answers_needed
+    golden = golden_slots_for(regular_slots=needed, golden_rate=pool.golden_rate)
+    final = stats.spent + cost_per_answer(pool.reward) * (needed + golden)
+    return CostEstimate(spent=stats.spent, final=final, budget=stats.budget)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    hours: list[datetime]  # the start of each hour with answers
+    counts: list[int]  # regular answers in that hour
+    needed_total: int  # regular answers the pool needs in all
+
+    def cumulative(self) -> list[int]:
+        total, out = 0, []
+        for count in self.counts:
+            total += count
+            out.append(total)
+        return out
+
+
+def pool_timeline(*, pool: Pool, stats: PoolStats) -> Timeline:
+    """Regular answers per hour since the pool opened (one grouped query on the (pool, submitted_at) index)."""
+    rows = list(
+        Answer.objects.filter(pool=pool, is_golden=False)
+        .annotate(hour=TruncHour("submitted_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .order_by("hour")
+        .values_list("hour", "n")
+    )
+    answered = stats.tasks * pool.overlap - stats.answers_needed
+    return Timeline(
+        hours=[h for h, _ in rows],
+        counts=[n for _, n in rows],
+        needed_total=max(answered + stats.answers_needed, 1),
+    )
+
+
+def pool_label_distribution(*, pool: Pool) -> list[tuple[str, int]]:
+    """Regular answers per label, in the pool's label order."""
+    counts = dict(
+        Answer.objects.filter(pool=pool, is_golden=False)
+        .values("label")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("label", "n")
+    )
+    return [(label, counts.get(label, 0)) for label in pool.labels]
+
+
+def pool_skill_histogram(*, pool: Pool, bins: int = 10) -> list[int]:
+    """How many workers (with at least one golden answer) fall in each tenth of the skill scale."""
+    histogram = [0] * bins
+    for skill in (
+        WorkerPoolStats.objects.filter(pool=pool, golden_answered__gt=0)
+        .annotate(skill=_SKILL)
+        .values_list("skill", flat=True)
+    ):
+        histogram[min(bins - 1, int(skill * bins))] += 1
+    return histogram
+
+
+@dataclass(frozen=True)
+class GoldenStat:
+    task_id: int
+    external_id: str | None
+    preview: str
+    golden_label: str
+    answers: int
+    correct: int
+    top_wrong: tuple[str, int] | None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.answers if self.answers else None
+
+    @property
+    def suspicious(self) -> bool:
+        """Most workers chose one other label: the golden answer itself may be wrong."""
+        return bool(self.answers >= 3 and self.top_wrong and self.top_wrong[1] > self.answers / 2)
+
+
+def _preview(data: Any, limit: int = 90) -> str:
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return data[:limit]
+    text = " · ".join(str(v) for v in data.values()) if isinstance(data, dict) else str(data)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pool_golden_stats(*, pool: Pool, limit: int = 50) -> list[GoldenStat]:
+    """Accuracy per golden item, least accurate first, to find a golden answer that is itself wrong."""
+    golden = {
+        t.pk: t
+        for t in Task.objects.filter(pool=pool, golden_label__isnull=False).only(
+            "id", "external_id", "data", "golden_label"
+        )[:5000]
+    }
+    votes: dict[int, Counter[str]] = {}
+    for task_id, label, n in (
+        Answer.objects.filter(pool=pool, is_golden=True, task_id__in=list(golden))
+        .values("task_id", "label")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("task_id", "label", "n")
+    ):
+        votes.setdefault(task_id, Counter())[label] = n
+    stats = []
+    for task_id, task in golden.items():
+        counter = votes.get(task_id, Counter())
+        total = sum(counter.values())
+        correct = counter.get(task.golden_label or "", 0)
+        wrong = [(label, n) for label, n in counter.most_common() if label != task.golden_label]
+        stats.append(
+            GoldenStat(
+                task_id=task_id,
+                external_id=task.external_id,
+                preview=_preview(task.data),
+                golden_label=task.golden_label or "",
+                answers=total,
+                correct=correct,
+                top_wrong=wrong[0] if wrong else None,
+            )
+        )
+    stats.sort(key=lambda s: (s.accuracy is None, s.accuracy if s.accuracy is not None else 0, -s.answers))
+    return stats[:limit]
+
+
+@dataclass(frozen=True)
+class ResultPreview:
+    task_id: int
+    external_id: str | None
+    preview: str
+    label: str
+    confidence: float
+    answers: int
+    votes: list[tuple[str, int]] = field(default_factory=list)
+
+
+def pool_results_preview(*, pool: Pool, limit: int = 20) -> list[ResultPreview]:
+    """Tasks with answers, lowest confidence (majority share) first: where a second look pays off most."""
+    answer_table = Answer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT task_id, max(n) * 1.0 / sum(n) AS confidence, sum(n) AS total
+            FROM (SELECT task_id, label, count(*) AS n FROM {answer_table}
+                  WHERE pool_id = %s AND is_golden = %s GROUP BY task_id, label) AS votes
+            GROUP BY task_id
+            ORDER BY confidence, total DESC, task_id
+            LIMIT %s
+            """,
+            [pool.pk, False, limit],
+        )
+        picked = [(int(task_id), float(conf), int(total)) for task_id, conf, total in cursor.fetchall()]
+    if not picked:
+        return []
+    ids = [task_id for task_id, _, _ in picked]
+    tasks = {t.pk: t for t in Task.objects.filter(pk__in=ids).only("id", "external_id", "data")}
+    votes: dict[int, Counter[str]] = {}
+    for task_id, label, n in (
+        Answer.objects.filter(task_id__in=ids, is_golden=False)
+        .values("task_id", "label")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("task_id", "label", "n")
+    ):
+        votes.setdefault(task_id, Counter())[label] = n
+    order = {label: i for i, label in enumerate(pool.labels)}
+    preview = []
+    for task_id, confidence, total in picked:
+        counter = votes.get(task_id, Counter())
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
+        task = tasks.get(task_id)
+        preview.append(
+            ResultPreview(
+                task_id=task_id,
+                external_id=task.external_id if task else None,
+                preview=_preview(task.data) if task else "",
+                label=ranked[0][0] if ranked else "",
+                confidence=round(confidence, 4),
+                answers=total,
+                votes=ranked,
+            )
+        )
+    return preview
+
+
+def eta_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds == 0:
+        return "done"
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} days"
