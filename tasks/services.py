@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairness.services import pool_floor_top_up, pool_pay_measure
 from payouts.models import Account, TransactionKind
 from payouts.money import cost_per_answer, money_str
 from payouts.services import (
@@ -193,6 +194,8 @@ def pool_close(*, pool: Pool) -> Pool:
     pool.closed_at = timezone.now()
     pool.save(update_fields=["status", "closed_at"])
     _cancel_active_assignments(pool=pool)
+    # Workers paid under the floor are topped up from the reservation before the rest goes back (issue 7).
+    pool_floor_top_up(pool=pool)
     _release_reservation(pool=pool, memo="pool closed: unused reservation returned")
     return pool
 
@@ -209,6 +212,7 @@ def pool_complete_if_done(*, pool_id: int) -> bool:
     pool.closed_at = timezone.now()
     pool.save(update_fields=["status", "closed_at"])
     _cancel_active_assignments(pool=pool)
+    pool_floor_top_up(pool=pool)
     _release_reservation(pool=pool, memo="pool completed: unused reservation returned")
     return True
 
@@ -553,4 +557,66 @@ def pool_set_priority(*, pool: Pool, priority: int) -> Pool:
     pool = _locked_pool(pool)
     pool.priority = priority
     pool.save(update_fields=["priority"])
+    return pool
+
+
+# ------------------------------------------------------------------------------------------ reward (issue 7)
+
+
+@transaction.atomic
+def pool_set_reward(*, pool: Pool, reward: Decimal) -> Pool:
+    """Change the reward per answer. In a running pool it can only go up, and the extra cost of every place
+    still unpaid (free places, golden places, tasks in hand) is reserved now, or the change is refused (402).
+
+    Raising the reward is how a requester brings a pool below the pay floor back to the feed: the pay is
+    re-measured in the same transaction.
+    """
+    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    if reward <= 0:
+        raise ServiceError(code="invalid_request", message="The reward must be greater than zero.")
+    if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
+        raise ServiceError(
+            code="invalid_status",
+            message=f"The reward of a {pool.status} pool cannot change.",
+            status_code=409,
+        )
+    if pool.status != PoolStatus.DRAFT and reward < pool.reward:
+        raise ServiceError(
+            code="reward_lowered",
+            message="A running pool's reward can only go up: workers chose it for the reward it showed.",
+            status_code=409,
+        )
+    if pool.status != PoolStatus.DRAFT and reward > pool.reward:
+        unpaid = (
+            (
+                Task.objects.filter(pool=pool, golden_label__isnull=True).aggregate(n=Sum("remaining"))["n"]
+                or 0
+            )
+            + pool.golden_slots_left
+            + Assignment.objects.filter(pool=pool, status=AssignmentStatus.ACTIVE).count()
+        )
+        reserved = Account.objects.select_for_update().get(pk=account_pool_reserved(pool=pool).pk)
+        extra = cost_per_answer(reward) * unpaid - reserved.balance
+        if extra > 0:
+            try:
+                ledger_post(
+                    kind=TransactionKind.POOL_RESERVE,
+                    legs=[(account_requester_available(user=pool.requester), -extra), (reserved, extra)],
+                    pool=pool,
+                    memo=f"reward raised to {money_str(reward)} for {unpaid} unpaid places",
+                )
+            except InsufficientFunds as exc:
+                raise ServiceError(
+                    code="insufficient_funds",
+                    message=(
+                        f"Raising the reward to {money_str(reward)} needs {money_str(extra)} more for the "
+                        f"{unpaid} places still to pay, and your account holds {money_str(exc.available)}."
+                    ),
+                    status_code=402,
+                    details={"needed": money_str(extra), "available": money_str(exc.available)},
+                ) from exc
+    pool.reward = reward
+    pool.save(update_fields=["reward"])
+    if pool.status != PoolStatus.DRAFT:
+        pool_pay_measure(pool=pool)
     return pool
