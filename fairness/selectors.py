@@ -3,6 +3,7 @@ the feed's fairness figures, decisions and appeals, ratings, and the worker's ow
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -269,8 +270,11 @@ def audit_search(*, query: str = "", action: str = "", limit: int = 200) -> Quer
         match = (
             Q(summary__icontains=query) | Q(worker__username__iexact=query) | Q(actor__username__iexact=query)
         )
-        if query.startswith("w-") and len(query) > 2:
-            match |= Q(worker__public_id__startswith=query[2:])
+        prefix = query[2:].lower() if query.lower().startswith("w-") else ""
+        if 0 < len(prefix) <= 32 and all(c in "0123456789abcdef" for c in prefix):
+            # A pseudonym is the public id's hex prefix: a range of ids, which both databases can compare.
+            low, high = uuid.UUID(prefix.ljust(32, "0")), uuid.UUID(prefix.ljust(32, "f"))
+            match |= Q(worker__public_id__gte=low, worker__public_id__lte=high)
         if query.lstrip("#").isdigit():
             number = int(query.lstrip("#"))
             match |= Q(pool_id=number) | Q(decision_id=number) | Q(appeal_id=number)

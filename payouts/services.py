@@ -343,6 +343,10 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
             remaining=F("remaining") + 1, answers_count=F("answers_count") - 1
         )
     answer.status, answer.reviewed_at, answer.reject_reason = AnswerStatus.REJECTED, now, reason
+    # The worker sees the rejection with its reason and figures, and may appeal it (issue 7).
+    from fairness.services import decision_record_rejection
+
+    decision_record_rejection(answer=answer, reason=reason, requester=requester)
     return answer
 
 
