@@ -12,22 +12,26 @@ from accounts.services import token_for
 from fairlabel.errors import ServiceError
 
 
+class CredentialsSerializer(serializers.Serializer):
+    # DRF's CharField refuses NUL and unpaired surrogates, which would otherwise reach the user lookup and fail
+    # in the database with a 500 (a multipart body bypasses the JSON parser's own check).
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
 class TokenView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=inline_serializer(
-            name="TokenRequest",
-            fields={"username": serializers.CharField(), "password": serializers.CharField()},
-        ),
+        request=CredentialsSerializer,
         responses=inline_serializer(name="TokenResponse", fields={"token": serializers.CharField()}),
     )
     def post(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        username, password = data.get("username"), data.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
+        form = CredentialsSerializer(data=request.data if isinstance(request.data, dict) else {})
+        if not form.is_valid():
             raise ServiceError(code="invalid_credentials", message="Send a username and a password.")
+        username, password = form.validated_data["username"], form.validated_data["password"]
         user = authenticate(request._request, username=username, password=password)
         if user is None:
             raise ServiceError(code="invalid_credentials", message="Wrong username or password.")

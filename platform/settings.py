@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_dramatiq",
+    "axes",
     "accounts",
     "payouts",
     "tasks",
@@ -66,10 +68,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Answers 413 to an oversized body before anything (CSRF, a parser) reads it.
+    "fairlabel.uploads.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "fairlabel.middleware.ServiceErrorMiddleware",
+    # Last, as django-axes asks: turns a locked-out log-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fairlabel.urls"
@@ -121,6 +127,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out username+address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -143,6 +154,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The largest multipart (file upload) request; other bodies stop at DATA_UPLOAD_MAX_MEMORY_SIZE. Both are
+# enforced from Content-Length before the body is read (fairlabel.uploads). Keep it above the largest
+# task file the importer accepts, plus room for the multipart framing.
+MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(1025 * 1024 * 1024)))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -152,7 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "fairlabel.parsers.SafeJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "fairlabel.errors.exception_handler",
@@ -161,6 +176,16 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     # `?format=csv` selects an export format, not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,
+    # 429 with Retry-After past these (fairlabel.throttling): per account for token or session calls, per
+    # client address for anonymous ones (the token endpoint, the schema).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "fairlabel.throttling.AccountRateThrottle",
+        "fairlabel.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "account": os.environ.get("API_RATE_USER", "6000/min"),
+        "anon": os.environ.get("API_RATE_ANON", "60/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fairlabel API",
@@ -249,3 +274,29 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# The CSRF token reaches htmx through the page (hx-headers), so no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+
+# Rate-limit counters must be shared by every web process, so production points CACHE_URL at Redis.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL:
+    raise ImproperlyConfigured("CACHE_URL must start with redis://, rediss:// or unix://")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Reverse proxies in front of the server that append to X-Forwarded-For (README: production has one). The
+# client address is taken that many entries from the right; entries further left are the client's own
+# claims. 0 when clients connect directly.
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
+
+# Log-in lockout (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock
+# that pair out for LOGIN_LOCKOUT_MINUTES, on the log-in page, the admin and POST /api/v1/auth/token/ alike.
+# Per pair, so an attacker cannot lock a real user out from elsewhere.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "fairlabel.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"

@@ -24,3 +24,12 @@ DATABASES["default"].setdefault("TEST", {})  # type: ignore[name-defined]  # noq
 DATABASES["default"]["TEST"]["NAME"] = os.environ.get(  # type: ignore[name-defined]  # noqa: F405
     "TEST_DATABASE_NAME", f"test_fairlabel_{os.getpid()}"
 )
+
+# tests/security turns log-in lockouts and rate limits on where it tests them. Elsewhere a suite that makes
+# thousands of calls from one address must not trip them, and Client.login() (which passes no request, as
+# django-axes requires) keeps working.
+AXES_ENABLED = False
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # type: ignore[name-defined]  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"account": "1000000/min", "anon": "1000000/min"},
+}
