@@ -31,8 +31,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import ServiceError
@@ -69,20 +69,41 @@ class InsufficientFunds(Exception):
 
 # ------------------------------------------------------------------------------------------------ accounts
 
+# Account rows are never deleted and their identity never changes, so each process remembers the ids it has
+# seen committed: a submit then spends no query finding its accounts. Only committed rows are remembered
+# (on_commit), so an account created in a transaction that rolled back is never used; the memory is emptied
+# when the tables are flushed (the test suite), see PayoutsConfig.ready.
+_ACCOUNT_FIELDS = ["id", "key", "kind", "user_id", "pool_id", "may_go_negative"]  # in model field order
+_known_accounts: dict[str, tuple[object, ...]] = {}
+
+
+def accounts_forget(**kwargs: object) -> None:
+    _known_accounts.clear()
+
 
 def _account(
     *, key: str, kind: AccountKind, user_id: int | None = None, pool_id: int | None = None
 ) -> Account:
-    account = Account.objects.filter(key=key).first()
-    if account is not None:
-        return account
-    try:
-        with transaction.atomic():
-            return Account.objects.create(
-                key=key, kind=kind, user_id=user_id, pool_id=pool_id, may_go_negative=kind in NEGATIVE_ALLOWED
-            )
-    except IntegrityError:  # created by a concurrent request a moment ago
-        return Account.objects.get(key=key)
+    """The account with this key, created on first use. Its balance is loaded only when read (then current)."""
+    known = _known_accounts.get(key)
+    if known is not None:
+        return Account.from_db(DEFAULT_DB_ALIAS, _ACCOUNT_FIELDS, known)
+    account = Account.objects.filter(key=key).only(*_ACCOUNT_FIELDS).first()
+    if account is None:
+        try:
+            with transaction.atomic():
+                account = Account.objects.create(
+                    key=key,
+                    kind=kind,
+                    user_id=user_id,
+                    pool_id=pool_id,
+                    may_go_negative=kind in NEGATIVE_ALLOWED,
+                )
+        except IntegrityError:  # created by a concurrent request a moment ago
+            account = Account.objects.only(*_ACCOUNT_FIELDS).get(key=key)
+    row = tuple(getattr(account, name) for name in _ACCOUNT_FIELDS)
+    transaction.on_commit(partial(_known_accounts.__setitem__, key, row))
+    return account
 
 
 def account_world_deposits() -> Account:
@@ -93,8 +114,14 @@ def account_world_withdrawals() -> Account:
     return _account(key="world:withdrawals", kind=AccountKind.WORLD_WITHDRAWALS)
 
 
-def account_platform_fees() -> Account:
-    return _account(key="platform:fees", kind=AccountKind.PLATFORM_FEES)
+# Every submit credits a fee account; with one row, submits to all pools would queue on its lock. Fees are
+# spread over a few rows (by worker), which ledger_check and the reports add up by kind.
+FEE_ACCOUNT_SHARDS = 8
+
+
+def account_platform_fees(*, shard: int = 0) -> Account:
+    shard %= FEE_ACCOUNT_SHARDS
+    return _account(key="platform:fees" + (f":{shard}" if shard else ""), kind=AccountKind.PLATFORM_FEES)
 
 
 def account_withdrawals_in_flight() -> Account:
@@ -124,6 +151,37 @@ def account_worker_pending(*, user: User | None = None, user_id: int | None = No
 
 # ------------------------------------------------------------------------------------------------ posting
 
+# On PostgreSQL a posting is one statement: insert the transaction (or find that its idempotency key was
+# already posted), insert its entries, lock its accounts in ascending id order, and move their cached
+# balances, refusing any that would go below zero. One round trip keeps the rows every submit touches
+# (the pool's reservation) locked for as short a time as possible.
+_POST_SQL = """
+WITH legs(account_id, amount) AS (SELECT * FROM unnest(%(accounts)s::bigint[], %(amounts)s::numeric[])),
+txn AS (
+    INSERT INTO payouts_ledgertransaction (kind, created_at, idempotency_key, memo, pool_id)
+    VALUES (%(kind)s, %(created_at)s, %(key)s, %(memo)s, %(pool)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+),
+entries AS (
+    INSERT INTO payouts_entry (transaction_id, account_id, amount)
+    SELECT txn.id, legs.account_id, legs.amount FROM txn, legs
+),
+locked AS MATERIALIZED (
+    SELECT a.id FROM payouts_account a
+    WHERE a.id IN (SELECT account_id FROM legs) AND EXISTS (SELECT 1 FROM txn)
+    ORDER BY a.id FOR UPDATE
+),
+moved AS (
+    UPDATE payouts_account a SET balance = a.balance + legs.amount
+    FROM locked, legs
+    WHERE a.id = locked.id AND legs.account_id = a.id
+      AND (a.may_go_negative OR legs.amount >= 0 OR a.balance + legs.amount >= 0)
+    RETURNING a.id
+)
+SELECT (SELECT id FROM txn), ARRAY(SELECT id FROM moved)
+"""
+
 
 def ledger_post(
     *,
@@ -136,7 +194,9 @@ def ledger_post(
     """Post one balanced transaction. Raises InsufficientFunds if an account would go below zero.
 
     Runs inside the caller's transaction when there is one, so money moves together with the change it
-    pays for (an answer, a pool opening) or not at all.
+    pays for (an answer, a pool opening) or not at all. It sets no savepoint of its own: after an
+    InsufficientFunds the caller's transaction can only roll back (every caller refuses the whole request).
+    With an idempotency key already posted, returns that first posting and moves nothing.
     """
     amounts: dict[int, Decimal] = {}
     accounts: dict[int, Account] = {}
@@ -145,31 +205,73 @@ def ledger_post(
         accounts[account.pk] = account
     if sum(amounts.values(), Decimal(0)) != 0:
         raise ValueError(f"a {kind} transaction must sum to zero, got {sum(amounts.values())}")
-    legs_by_account = {pk: amount for pk, amount in amounts.items() if amount != 0}
+    legs_by_account = {pk: amount for pk, amount in sorted(amounts.items()) if amount != 0}
     if not legs_by_account:
         raise ValueError("a transaction needs at least one non-zero amount")
-    with transaction.atomic():
+    memo = memo[:255]
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            return _post_in_one_statement(kind, legs_by_account, accounts, memo, pool, idempotency_key)
         if idempotency_key is not None:
             existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
             if existing is not None:
                 return existing
         txn = LedgerTransaction.objects.create(
-            kind=kind, memo=memo[:255], pool=pool, idempotency_key=idempotency_key
+            kind=kind, memo=memo, pool=pool, idempotency_key=idempotency_key
         )
         Entry.objects.bulk_create(
             [Entry(transaction=txn, account_id=pk, amount=amount) for pk, amount in legs_by_account.items()]
         )
         # Ascending id order everywhere, so two postings never wait on each other in a cycle.
-        for pk in sorted(legs_by_account):
-            amount = legs_by_account[pk]
-            account = accounts[pk]
+        for pk, amount in legs_by_account.items():
             query = Account.objects.filter(pk=pk)
-            if amount < 0 and not account.may_go_negative:
+            if amount < 0 and not accounts[pk].may_go_negative:
                 query = query.filter(balance__gte=-amount)
             if query.update(balance=F("balance") + amount) != 1:
-                current = Account.objects.get(pk=pk).balance
-                raise InsufficientFunds(account=account, needed=-amount, available=current)
+                raise _insufficient(accounts[pk], amount)
         return txn
+
+
+def _post_in_one_statement(
+    kind: TransactionKind,
+    legs: dict[int, Decimal],
+    accounts: dict[int, Account],
+    memo: str,
+    pool: Pool | None,
+    idempotency_key: str | None,
+) -> LedgerTransaction:
+    created_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POST_SQL,
+            {
+                "accounts": list(legs),
+                "amounts": list(legs.values()),
+                "kind": str(kind),
+                "created_at": created_at,
+                "key": idempotency_key,
+                "memo": memo,
+                "pool": pool.pk if pool is not None else None,
+            },
+        )
+        txn_id, moved = cursor.fetchone()
+    if txn_id is None:  # this idempotency key was posted before: nothing moved now
+        return LedgerTransaction.objects.get(idempotency_key=idempotency_key)
+    refused = [pk for pk in legs if pk not in set(moved)]
+    if refused:
+        raise _insufficient(accounts[refused[0]], legs[refused[0]])
+    txn = LedgerTransaction(
+        id=txn_id, kind=kind, created_at=created_at, idempotency_key=idempotency_key, memo=memo, pool=pool
+    )
+    txn._state.adding = False
+    txn._state.db = DEFAULT_DB_ALIAS
+    return txn
+
+
+def _insufficient(account: Account, amount: Decimal) -> InsufficientFunds:
+    """The refusal, with what the account holds (it was not changed by the refused posting)."""
+    available = Account.objects.filter(pk=account.pk).values_list("balance", flat=True).get()
+    return InsufficientFunds(account=account, needed=-amount, available=available)
 
 
 def deposit_create(*, user: User, amount: Decimal, memo: str = "") -> LedgerTransaction:
@@ -205,7 +307,7 @@ def answer_credit(*, answer: Answer, pool: Pool) -> LedgerTransaction:
         legs=[
             (account_pool_reserved(pool=pool), -(answer.reward + fee)),
             (to_worker, answer.reward),
-            (account_platform_fees(), fee),
+            (account_platform_fees(shard=answer.worker_id), fee),
         ],
         pool=pool,
         idempotency_key=f"answer:{answer.pk}",
@@ -309,24 +411,22 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
             status_code=409,
             details={"deadline": deadline.isoformat()},
         )
-    paid = dict(
+    # Reverse exactly what the submit posted (the fee rate may have changed since), except that the pool's
+    # share goes back to its reservation, or to the requester if the pool has stopped and released it.
+    posted = list(
         Entry.objects.filter(transaction__idempotency_key=f"answer:{answer.pk}")
-        .values_list("account__kind")
-        .annotate(total=Sum("amount"))
+        .exclude(account__kind=AccountKind.POOL_RESERVED)
+        .select_related("account")
     )
-    reward = paid.get(AccountKind.WORKER_PENDING, Decimal(0))
-    fee = paid.get(AccountKind.PLATFORM_FEES, Decimal(0))
     if pool.status in (PoolStatus.OPEN, PoolStatus.PAUSED):
         back_to = account_pool_reserved(pool=pool)
-    else:  # the reservation was released when the pool stopped: the money goes back where that went
+    else:
         back_to = account_requester_available(user_id=pool.requester_id)
+    legs = [(entry.account, -entry.amount) for entry in posted]
+    legs.append((back_to, sum((entry.amount for entry in posted), Decimal(0))))
     ledger_post(
         kind=TransactionKind.ANSWER_REJECT,
-        legs=[
-            (account_worker_pending(user_id=answer.worker_id), -reward),
-            (account_platform_fees(), -fee),
-            (back_to, reward + fee),
-        ],
+        legs=legs,
         pool=pool,
         idempotency_key=f"answer:{answer.pk}:reject",
         memo=f"answer {answer.pk} rejected",

@@ -39,7 +39,8 @@ def test_unbalanced_posting_is_refused(requester):
 
 def test_no_account_goes_below_zero(requester):
     deposit_create(user=requester, amount=Decimal("1"))
-    with pytest.raises(InsufficientFunds):
+    # ledger_post sets no savepoint: a refusal leaves only a rollback, so the caller's block must end.
+    with pytest.raises(InsufficientFunds), transaction.atomic():
         ledger_post(
             kind=TransactionKind.REVERSAL,
             legs=[
