@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views as account_views
+from integrations import views as integration_views
 from tasks.views import requester as requester_views
 from tasks.views import worker as worker_views
 
@@ -22,5 +23,12 @@ urlpatterns = [
     path("pools/<int:pool_id>/upload/", requester_views.pool_upload, name="pool-upload"),
     path("pools/<int:pool_id>/open/", requester_views.pool_open, name="pool-open"),
     path("pools/<int:pool_id>/close/", requester_views.pool_close, name="pool-close"),
+    path("pools/<int:pool_id>/pause/", requester_views.pool_pause, name="pool-pause"),
+    path("pools/<int:pool_id>/resume/", requester_views.pool_resume, name="pool-resume"),
+    path("pools/<int:pool_id>/priority/", requester_views.pool_priority, name="pool-priority"),
+    path("pools/<int:pool_id>/instructions/", requester_views.pool_instructions, name="pool-instructions"),
+    path("webhooks/", integration_views.webhook_list, name="webhook-list"),
+    path("webhooks/<int:webhook_id>/", integration_views.webhook_detail, name="webhook-detail"),
+    path("webhooks/<int:webhook_id>/delete/", integration_views.webhook_delete, name="webhook-delete"),
     path("pools/<int:pool_id>/download/<str:kind>/", requester_views.pool_download, name="pool-download"),
 ]

@@ -14,11 +14,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from payouts.models import Account, AccountKind, TransactionKind
-from payouts.money import cost_per_answer
+from payouts.money import cost_per_answer, money_str
 from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
 
 DASHBOARD_LIMIT = 1000
@@ -136,16 +137,48 @@ def dashboard_pools(*, requester: User, status: str = "", search: str = "") -> Q
 class DashboardRow:
     pool: Pool
     stats: PoolStats
+    url: str = ""  # the pool page; its sub-pages hang below it
+
+    @property
+    def spent(self) -> str:
+        return money_str(self.stats.spent)
+
+    @property
+    def budget(self) -> str:
+        return money_str(self.stats.budget)
+
+    @property
+    def rate(self) -> str:
+        return f"{self.stats.answers_per_minute:.1f}"
+
+    @property
+    def skill(self) -> str:
+        return "—" if self.stats.mean_skill is None else f"{self.stats.mean_skill:.2f}"
+
+    @property
+    def eta(self) -> str:
+        """Time to completion at the last hour's pace, only for a pool that is being worked on."""
+        if self.pool.status == PoolStatus.COMPLETED:
+            return "done"
+        if self.pool.status not in (PoolStatus.OPEN, PoolStatus.PAUSED):
+            return "—"
+        return eta_text(self.stats.eta_seconds)
+
+
+def _pool_url(pool_id: int) -> str:
+    # One reverse() for the whole table: resolving a URL per row is a tenth of the page's time at 500 rows.
+    return reverse("pool-detail", args=[0])[:-2] + f"{pool_id}/"
 
 
 def dashboard_rows(*, requester: User, status: str = "", search: str = "") -> list[DashboardRow]:
     pools = list(dashboard_pools(requester=requester, status=status, search=search)[:DASHBOARD_LIMIT])
     stats = pool_stats(pool_ids=[p.pk for p in pools])
-    return [DashboardRow(pool=p, stats=stats[p.pk]) for p in pools]
+    prefix = reverse("pool-detail", args=[0])[:-2]
+    return [DashboardRow(pool=p, stats=stats[p.pk], url=f"{prefix}{p.pk}/") for p in pools]
 
 
 def dashboard_row(*, pool: Pool) -> DashboardRow:
-    return DashboardRow(pool=pool, stats=pool_stats(pool_ids=[pool.pk])[pool.pk])
+    return DashboardRow(pool=pool, stats=pool_stats(pool_ids=[pool.pk])[pool.pk], url=_pool_url(pool.pk))
 
 
 # ------------------------------------------------------------------------------------------------ pool page

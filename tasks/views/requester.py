@@ -1,29 +1,70 @@
-"""The requester's pool pages (HTML)."""
+"""The requester's pages (HTML): the dashboard of every pool, a pool's page, uploads and downloads.
+
+Each view parses the request, calls one service or selector and renders; htmx requests get a fragment of the
+same template (django-template-partials) so the page and its live updates cannot drift apart.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
 from fairlabel.web import AuthedRequest, requester_required
+from integrations import selectors as integration_selectors
+from integrations.services import import_job_create
 from payouts.money import cost_per_answer, fee_for, money_str
-from tasks import selectors, services
+from tasks import charts, dashboard, selectors, services
 from tasks.exports import parse_format, stream_rows
 from tasks.forms import PoolForm, UploadForm
 from tasks.importing import rows_from_upload
 from tasks.models import Pool, PoolStatus
 
+STATUS_FILTERS = [("", "All"), *PoolStatus.choices]
+
 
 @requester_required
+@vary_on_headers("HX-Request")
 def pool_list(request: AuthedRequest) -> HttpResponse:
-    pools = list(selectors.pools_for_requester(requester=request.user)[:200])
-    rows = [{"pool": p, "progress": selectors.pool_progress(pool=p)} for p in pools]
-    return render(request, "tasks/pool_list.html", {"rows": rows})
+    """The dashboard: every pool with live figures; htmx polls and filters re-render only the rows."""
+    status, search = request.GET.get("status", ""), request.GET.get("q", "")
+    rows = dashboard.dashboard_rows(requester=request.user, status=status, search=search)
+    context = {
+        "rows": rows,
+        "status": status,
+        "q": search,
+        "status_filters": STATUS_FILTERS,
+        "limit": dashboard.DASHBOARD_LIMIT,
+    }
+    template = "tasks/pool_list.html#pool-rows" if request.htmx else "tasks/pool_list.html"
+    return render(request, template, context)
+
+
+@require_POST
+@requester_required
+def pool_priority(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+    try:
+        priority = int(request.POST.get("priority", ""))
+    except ValueError:
+        priority = -1
+    error = None
+    try:
+        pool = services.pool_set_priority(pool=pool, priority=priority)
+    except ServiceError as exc:
+        error = exc.message
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("pool-list")
+    row = dashboard.dashboard_row(pool=pool)
+    return render(request, "tasks/pool_list.html#pool-row", {"row": row, "row_error": error})
 
 
 @requester_required
@@ -36,49 +77,130 @@ def pool_create(request: AuthedRequest) -> HttpResponse:
     return render(request, "tasks/pool_form.html", {"form": form})
 
 
-def _pool_page_context(pool: Pool) -> dict[str, Any]:
-    progress = selectors.pool_progress(pool=pool)
-    golden_slots = services.golden_slots_for(
-        regular_slots=progress.tasks * pool.overlap, golden_rate=pool.golden_rate
-    )
-    answers_to_buy = progress.tasks * pool.overlap + golden_slots
+def _live_context(pool: Pool) -> dict[str, Any]:
+    stats = dashboard.pool_stats(pool_ids=[pool.pk])[pool.pk]
+    row = dashboard.DashboardRow(pool=pool, stats=stats)
     return {
         "pool": pool,
-        "progress": progress,
-        "budget": selectors.pool_budget(pool=pool),
-        "estimate": {
-            "answers": answers_to_buy,
-            "golden_answers": golden_slots,
-            "rewards": money_str(pool.reward * answers_to_buy),
-            "fees": money_str(fee_for(pool.reward) * answers_to_buy),
-            "total": money_str(cost_per_answer(pool.reward) * answers_to_buy),
-        },
-        "upload_form": UploadForm(),
-        "editable": pool.status in (PoolStatus.DRAFT, PoolStatus.OPEN),
+        "stats": stats,
+        "row": row,
+        "cost": dashboard.pool_cost_estimate(pool=pool, stats=stats),
+        "import_jobs": integration_selectors.import_jobs_for_pool(pool=pool),
     }
 
 
+def _charts_context(pool: Pool, stats: dashboard.PoolStats) -> dict[str, Any]:
+    timeline = dashboard.pool_timeline(pool=pool, stats=stats)
+    recent_hours, recent_counts = timeline.hours[-48:], timeline.counts[-48:]
+    skill = dashboard.pool_skill_histogram(pool=pool)
+    cumulative = timeline.cumulative()
+    return {
+        "progress_chart": charts.line_chart(
+            values=cumulative,
+            target=timeline.needed_total,
+            first_label=timeline.hours[0].strftime("%b %d %H:%M") if timeline.hours else "",
+            last_label=timeline.hours[-1].strftime("%b %d %H:%M") if timeline.hours else "",
+            title="Answers collected over time, against the answers the pool needs",
+        ),
+        "rate_chart": charts.bar_chart(
+            values=recent_counts,
+            labels=[h.strftime("%H:00") for h in recent_hours],
+            title="Answers per hour (last 48 hours with answers)",
+            empty="No answers yet",
+            label_every=max(1, len(recent_counts) // 8),
+        ),
+        "label_chart": charts.hbar_chart(
+            items=dashboard.pool_label_distribution(pool=pool),
+            title="Answers per label",
+            empty="No answers yet",
+        ),
+        "skill_chart": charts.bar_chart(
+            values=skill,
+            labels=[f"{i / 10:.1f}" for i in range(len(skill))],
+            title="Workers by golden skill, (correct + 1) / (answered + 2)",
+            empty="No golden answers yet",
+        ),
+    }
+
+
+def _pool_page_context(pool: Pool) -> dict[str, Any]:
+    context = _live_context(pool)
+    stats = context["stats"]
+    golden_slots = services.golden_slots_for(
+        regular_slots=stats.tasks * pool.overlap, golden_rate=pool.golden_rate
+    )
+    answers_to_buy = stats.tasks * pool.overlap + golden_slots
+    context.update(
+        {
+            "estimate": {
+                "answers": answers_to_buy,
+                "golden_answers": golden_slots,
+                "rewards": money_str(pool.reward * answers_to_buy),
+                "fees": money_str(fee_for(pool.reward) * answers_to_buy),
+                "total": money_str(cost_per_answer(pool.reward) * answers_to_buy),
+            },
+            "upload_form": UploadForm(),
+            "editable": pool.status in (PoolStatus.DRAFT, PoolStatus.OPEN),
+            "instructions_editable": pool.status in (PoolStatus.DRAFT, PoolStatus.OPEN, PoolStatus.PAUSED),
+            "golden_stats": dashboard.pool_golden_stats(pool=pool),
+            "results_preview": dashboard.pool_results_preview(pool=pool),
+            "background_mb": settings.IMPORT_BACKGROUND_BYTES // (1024 * 1024),
+            **_charts_context(pool, stats),
+        }
+    )
+    return context
+
+
 @requester_required
+@vary_on_headers("HX-Request")
 def pool_detail(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
-    template = "tasks/_pool_progress.html" if request.htmx else "tasks/pool_detail.html"
-    return render(request, template, _pool_page_context(pool))
+    if request.htmx and request.htmx.target == "pool-charts":
+        stats = dashboard.pool_stats(pool_ids=[pool.pk])[pool.pk]
+        return render(
+            request, "tasks/pool_detail.html#charts", {"pool": pool, **_charts_context(pool, stats)}
+        )
+    if request.htmx:
+        return render(request, "tasks/_pool_progress.html", _live_context(pool))
+    return render(request, "tasks/pool_detail.html", _pool_page_context(pool))
 
 
 @require_POST
 @requester_required
 def pool_upload(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    """Small files are imported at once; larger ones (IMPORT_BACKGROUND_BYTES) by a background job."""
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a .csv or .jsonl file to upload.")
+        messages.error(request, "Choose a .csv, .jsonl or .json file to upload.")
         return redirect("pool-detail", pool_id=pool.pk)
     upload = form.cleaned_data["file"]
     try:
-        created = services.tasks_add(
-            pool=pool, rows=rows_from_upload(name=upload.name, file=upload.file, labels=pool.labels)
-        )
-        messages.success(request, f"{created} tasks imported from {upload.name}.")
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise ServiceError(
+                code="file_too_large",
+                message=f"The file is larger than {settings.IMPORT_MAX_BYTES // (1024 * 1024)} MB.",
+            )
+        if upload.size > settings.IMPORT_BACKGROUND_BYTES:
+            import_job_create(pool=pool, requester=request.user, upload=upload)
+            messages.success(
+                request, f"{upload.name} is being imported in the background: see its progress below."
+            )
+        else:
+            created = services.tasks_add(
+                pool=pool, rows=rows_from_upload(name=upload.name, file=upload.file, labels=pool.labels)
+            )
+            messages.success(request, f"{created} tasks imported from {upload.name}.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("pool-detail", pool_id=pool.pk)
+
+
+def _pool_action(request: AuthedRequest, pool_id: int, action: Any, success: str) -> HttpResponse:
+    pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+    try:
+        action(pool=pool)
+        messages.success(request, success)
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("pool-detail", pool_id=pool.pk)
@@ -87,21 +209,46 @@ def pool_upload(request: AuthedRequest, pool_id: int) -> HttpResponse:
 @require_POST
 @requester_required
 def pool_open(request: AuthedRequest, pool_id: int) -> HttpResponse:
-    pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
-    try:
-        services.pool_open(pool=pool)
-        messages.success(request, "The pool is open: workers can see it now.")
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    return redirect("pool-detail", pool_id=pool.pk)
+    return _pool_action(request, pool_id, services.pool_open, "The pool is open: workers can see it now.")
+
+
+@require_POST
+@requester_required
+def pool_pause(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    return _pool_action(
+        request,
+        pool_id,
+        services.pool_pause,
+        "The pool is paused: no new tasks go out, tasks in progress can still be submitted. Money stays reserved.",
+    )
+
+
+@require_POST
+@requester_required
+def pool_resume(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    return _pool_action(request, pool_id, services.pool_resume, "The pool is open again.")
 
 
 @require_POST
 @requester_required
 def pool_close(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    return _pool_action(
+        request,
+        pool_id,
+        services.pool_close,
+        "The pool is closed and its unused reservation is back in your balance.",
+    )
+
+
+@require_POST
+@requester_required
+def pool_instructions(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
-    services.pool_close(pool=pool)
-    messages.success(request, "The pool is closed and its unused reservation is back in your balance.")
+    try:
+        services.pool_update_instructions(pool=pool, instructions=request.POST.get("instructions", ""))
+        messages.success(request, "Instructions saved: workers see the new text with their next task.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
     return redirect("pool-detail", pool_id=pool.pk)
 
 

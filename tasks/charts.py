@@ -1,0 +1,138 @@
+"""Small charts drawn on the server as inline SVG: no charting library, nothing fetched by the browser.
+
+Every piece of text that reaches the SVG is escaped; the numbers are formatted by us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+INK, MUTED, LINE, ACCENT, OK = "#1d2430", "#667085", "#e3e7ee", "#2856d8", "#137a3e"
+
+
+def _svg(width: int, height: int, body: list[str], title: str) -> SafeString:
+    # Safe: every piece of text inside was escaped by the functions below.
+    return mark_safe(
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
+        f'font-family="system-ui, sans-serif" font-size="11">'
+        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+    )
+
+
+def _empty(width: int, height: int, title: str, message: str) -> SafeString:
+    return _svg(
+        width,
+        height,
+        [
+            f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" fill="none" stroke="{LINE}"/>',
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="{MUTED}">{escape(message)}</text>',
+        ],
+        title,
+    )
+
+
+def line_chart(
+    *,
+    values: Sequence[int],
+    target: int,
+    first_label: str,
+    last_label: str,
+    title: str,
+    width: int = 520,
+    height: int = 180,
+) -> SafeString:
+    """A cumulative line rising towards `target` (drawn as a dashed line at the top)."""
+    if not values:
+        return _empty(width, height, title, "No answers yet")
+    left, right, top, bottom = 44, 10, 14, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = max(target, max(values), 1)
+    n = len(values)
+
+    def xy(i: int, v: int) -> str:
+        x = left + (plot_w * (i / (n - 1)) if n > 1 else plot_w)
+        y = top + plot_h * (1 - v / top_value)
+        return f"{x:.1f},{y:.1f}"
+
+    points = [xy(0, 0)] + [xy(i, v) for i, v in enumerate(values)] if n > 1 else [xy(0, 0), xy(0, values[0])]
+    area = f"{left},{top + plot_h} " + " ".join(points) + f" {points[-1].split(',')[0]},{top + plot_h}"
+    target_y = top + plot_h * (1 - target / top_value)
+    body = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="{LINE}"/>',
+        f'<line x1="{left}" y1="{target_y:.1f}" x2="{width - right}" y2="{target_y:.1f}" stroke="{MUTED}" '
+        f'stroke-dasharray="4 3"/>',
+        f'<text x="{left - 4}" y="{target_y + 4:.1f}" text-anchor="end" fill="{MUTED}">{target:,}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h + 4}" text-anchor="end" fill="{MUTED}">0</text>',
+        f'<polygon points="{area}" fill="{OK}" fill-opacity="0.12"/>',
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{OK}" stroke-width="2"/>',
+        f'<text x="{left}" y="{height - 6}" fill="{MUTED}">{escape(first_label)}</text>',
+        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="{MUTED}">{escape(last_label)}</text>',
+    ]
+    return _svg(width, height, body, title)
+
+
+def bar_chart(
+    *,
+    values: Sequence[int],
+    labels: Sequence[str],
+    title: str,
+    empty: str = "Nothing yet",
+    width: int = 520,
+    height: int = 180,
+    label_every: int = 1,
+) -> SafeString:
+    """Vertical bars with a label under every `label_every`-th bar and the tallest value on the axis."""
+    if not values or not any(values):
+        return _empty(width, height, title, empty)
+    left, right, top, bottom = 44, 10, 14, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = max(values)
+    slot = plot_w / len(values)
+    bar_w = max(1.0, slot * 0.8)
+    body = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="{LINE}"/>',
+        f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" fill="{MUTED}">{top_value:,}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h + 4}" text-anchor="end" fill="{MUTED}">0</text>',
+    ]
+    for i, (value, label) in enumerate(zip(values, labels, strict=True)):
+        h = plot_h * value / top_value
+        x = left + i * slot + (slot - bar_w) / 2
+        body.append(
+            f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+            f'fill="{ACCENT}" fill-opacity="0.8"><title>{escape(label)}: {value:,}</title></rect>'
+        )
+        if i % label_every == 0:
+            body.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 6}" text-anchor="middle" fill="{MUTED}">'
+                f"{escape(label)}</text>"
+            )
+    return _svg(width, height, body, title)
+
+
+def hbar_chart(
+    *, items: Sequence[tuple[str, int]], title: str, empty: str = "Nothing yet", width: int = 520
+) -> SafeString:
+    """Horizontal bars, one row per label, with its count and share."""
+    total = sum(count for _, count in items)
+    if not items or not total:
+        return _empty(width, 80, title, empty)
+    row_h, label_w, right = 24, 150, 90
+    height = row_h * len(items) + 8
+    plot_w = width - label_w - right
+    top_value = max(count for _, count in items)
+    body = []
+    for i, (label, count) in enumerate(items):
+        y = 4 + i * row_h
+        w = plot_w * count / top_value if top_value else 0
+        shown = label if len(label) <= 22 else label[:21] + "…"
+        body.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" fill="{INK}">{escape(shown)}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" fill="{ACCENT}" '
+            f'fill-opacity="0.8"/>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" fill="{MUTED}">{count:,} ({100 * count / total:.0f}%)</text>'
+        )
+    return _svg(width, height, body, title)
