@@ -24,6 +24,9 @@ class PeriodicJob:
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("tasks.actors:assignments_tidy", 60),
     PeriodicJob("tasks.actors:pools_tidy", 300),
+    # Issue 6: pool.progress / pool.completed webhooks, and resending imports and deliveries whose message was lost.
+    PeriodicJob("integrations.actors:webhooks_scan", 15),
+    PeriodicJob("integrations.actors:integrations_tidy", 300),
 ]
 
 
