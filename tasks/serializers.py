@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payouts.money import money_str, parse_money
@@ -10,6 +11,7 @@ from tasks.models import Assignment, Pool
 from tasks.selectors import pool_budget, pool_progress
 
 
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,4})?$", "example": "0.025"})
 class MoneyField(serializers.Field):
     """A decimal string in and out ("0.025"); a float, 20 decimals or a negative amount is refused."""
 
