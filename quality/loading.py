@@ -1,0 +1,271 @@
+"""Moving a pool's answers and results between the database and numpy arrays, fast.
+
+PostgreSQL: binary COPY in both directions, parsed and built by numpy with fixed-width row layouts, so a
+million answers never become a million Python objects. Other databases (SQLite for `make run`): the ORM,
+which is fine at demo sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.db import connection
+
+from tasks.models import Answer, AnswerStatus, Pool, Task
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_COPY_HEADER = _COPY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags, header extension length
+_COPY_TRAILER = b"\xff\xff"
+
+# One answer row of the binary COPY below: field count, then (length, value) for task_id int8,
+# worker_id int8 and the 0-based label index int4. Every field is NOT NULL, so every row has this size.
+_ANSWER_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("task_len", ">i4"),
+        ("task", ">i8"),
+        ("worker_len", ">i4"),
+        ("worker", ">i8"),
+        ("label_len", ">i4"),
+        ("label", ">i4"),
+    ]
+)
+
+# One result row into the temporary table: task_id int8, label index int2, confidence float8, answers int4.
+_RESULT_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("task_len", ">i4"),
+        ("task", ">i8"),
+        ("label_len", ">i4"),
+        ("label", ">i2"),
+        ("confidence_len", ">i4"),
+        ("confidence", ">f8"),
+        ("answers_len", ">i4"),
+        ("answers", ">i4"),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RawAnswers:
+    """Answers as database ids and 0-based label indices (in the order of pool.labels)."""
+
+    task_id: IntArray
+    worker_id: IntArray
+    label: IntArray
+    gold_task_id: IntArray
+    gold_label: IntArray
+
+
+def pool_raw_answers(*, pool: Pool) -> RawAnswers:
+    """Every answer of the pool that counts (rejected ones do not), and the golden tasks' true labels."""
+    labels = list(pool.labels)
+    if connection.vendor == "postgresql":
+        task_id, worker_id, label = _answers_by_copy(pool_id=pool.pk, labels=labels)
+    else:
+        task_id, worker_id, label = _answers_by_orm(pool=pool, labels=labels)
+    position = {name: i for i, name in enumerate(labels)}
+    gold = [
+        (task, position[golden])
+        for task, golden in Task.objects.filter(pool=pool, golden_label__isnull=False).values_list(
+            "id", "golden_label"
+        )
+        if golden in position  # a golden label outside the pool's labels cannot anchor anything
+    ]
+    return RawAnswers(
+        task_id=task_id,
+        worker_id=worker_id,
+        label=label,
+        gold_task_id=np.array([t for t, _ in gold], dtype=np.int64),
+        gold_label=np.array([g for _, g in gold], dtype=np.int64),
+    )
+
+
+def _answers_by_copy(*, pool_id: int, labels: list[str]) -> tuple[IntArray, IntArray, IntArray]:
+    query = (
+        f"COPY (SELECT a.task_id::int8, a.worker_id::int8, (array_position(%s::text[], a.label) - 1)::int4 "
+        f"FROM {Answer._meta.db_table} a "
+        f"WHERE a.pool_id = %s AND a.status <> %s AND a.label = ANY(%s::text[])) TO STDOUT (FORMAT BINARY)"
+    )
+    connection.ensure_connection()
+    chunks: list[bytes] = []
+    # psycopg's own cursor: Django's wrapper has no COPY.
+    with (
+        connection.connection.cursor() as cursor,
+        cursor.copy(query, (labels, pool_id, AnswerStatus.REJECTED, labels)) as copy,
+    ):
+        chunks.extend(bytes(block) for block in copy)
+    rows = _parse_copy(b"".join(chunks), _ANSWER_ROW, fields=3)
+    return (
+        rows["task"].astype(np.int64),
+        rows["worker"].astype(np.int64),
+        rows["label"].astype(np.int64),
+    )
+
+
+def _parse_copy(data: bytes, row: np.dtype[Any], *, fields: int) -> np.ndarray:
+    if not data.startswith(_COPY_SIGNATURE) or not data.endswith(_COPY_TRAILER):
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    extension = int.from_bytes(data[15:19], "big")
+    start = 19 + extension
+    body = len(data) - start - len(_COPY_TRAILER)
+    if body % row.itemsize:
+        raise ValueError(f"COPY rows are not {row.itemsize} bytes each (a NULL or a changed column type?)")
+    rows = np.frombuffer(data, dtype=row, count=body // row.itemsize, offset=start)
+    if rows.size and not (rows["fields"] == fields).all():
+        raise ValueError("unexpected field count in COPY data")
+    return rows
+
+
+def _answers_by_orm(*, pool: Pool, labels: list[str]) -> tuple[IntArray, IntArray, IntArray]:
+    position = {name: i for i, name in enumerate(labels)}
+    rows = (
+        Answer.objects.filter(pool=pool, label__in=labels)
+        .exclude(status=AnswerStatus.REJECTED)
+        .values_list("task_id", "worker_id", "label")
+    )
+    task: list[int] = []
+    worker: list[int] = []
+    label: list[int] = []
+    for t, w, name in rows.iterator(chunk_size=10_000):
+        task.append(t)
+        worker.append(w)
+        label.append(position[name])
+    return (
+        np.array(task, dtype=np.int64),
+        np.array(worker, dtype=np.int64),
+        np.array(label, dtype=np.int64),
+    )
+
+
+def results_write(
+    *,
+    pool: Pool,
+    method: str,
+    task_id: IntArray,
+    label: IntArray,
+    confidence: FloatArray,
+    answers: IntArray,
+    now: datetime,
+    as_of: datetime,
+) -> None:
+    """Make the pool's stored results these rows, in the caller's transaction.
+
+    `as_of` is when the run read the answers: a row a submit wrote after that (an estimate between runs)
+    knows more than this run does, so it is left alone on PostgreSQL.
+    """
+    if connection.vendor == "postgresql":
+        _results_by_copy(
+            pool=pool,
+            method=method,
+            task_id=task_id,
+            label=label,
+            confidence=confidence,
+            answers=answers,
+            now=now,
+            as_of=as_of,
+        )
+    else:
+        _results_by_orm(
+            pool=pool,
+            method=method,
+            task_id=task_id,
+            label=label,
+            confidence=confidence,
+            answers=answers,
+            now=now,
+        )
+
+
+def _results_by_copy(
+    *,
+    pool: Pool,
+    method: str,
+    task_id: IntArray,
+    label: IntArray,
+    confidence: FloatArray,
+    answers: IntArray,
+    now: datetime,
+    as_of: datetime,
+) -> None:
+    from quality.models import TaskResult
+
+    table = TaskResult._meta.db_table
+    rows = np.empty(task_id.size, dtype=_RESULT_ROW)
+    rows["fields"] = 4
+    rows["task_len"], rows["label_len"], rows["confidence_len"], rows["answers_len"] = 8, 2, 8, 4
+    rows["task"], rows["label"], rows["confidence"], rows["answers"] = task_id, label, confidence, answers
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS quality_result_in "
+            "(task_id int8, label int2, confidence float8, answers int4) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE quality_result_in")
+        with cursor.cursor.copy("COPY quality_result_in FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(_COPY_HEADER)
+            copy.write(rows.tobytes())
+            copy.write(_COPY_TRAILER)
+        # Only rows that changed are written: unchanged ones leave no dead tuples and keep their updated_at.
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS r (task_id, pool_id, method, label, confidence, answers, updated_at)
+            SELECT i.task_id, %(pool)s, %(method)s, (%(labels)s::text[])[i.label + 1], i.confidence, i.answers,
+                   %(now)s
+            FROM quality_result_in i
+            ON CONFLICT (task_id) DO UPDATE
+            SET pool_id = excluded.pool_id, method = excluded.method, label = excluded.label,
+                confidence = excluded.confidence, answers = excluded.answers, updated_at = excluded.updated_at
+            WHERE r.updated_at < %(as_of)s
+              AND (r.method, r.label, r.confidence, r.answers)
+                  IS DISTINCT FROM (excluded.method, excluded.label, excluded.confidence, excluded.answers)
+            """,
+            {"pool": pool.pk, "method": method, "labels": list(pool.labels), "now": now, "as_of": as_of},
+        )
+        # A task whose answers were all rejected since the last run has no result any more.
+        cursor.execute(
+            f"""
+            DELETE FROM {table} r WHERE r.pool_id = %s AND r.updated_at < %s
+            AND NOT EXISTS (SELECT 1 FROM quality_result_in i WHERE i.task_id = r.task_id)
+            """,
+            [pool.pk, as_of],
+        )
+
+
+def _results_by_orm(
+    *,
+    pool: Pool,
+    method: str,
+    task_id: IntArray,
+    label: IntArray,
+    confidence: FloatArray,
+    answers: IntArray,
+    now: datetime,
+) -> None:
+    from quality.models import TaskResult
+
+    labels: Sequence[str] = pool.labels
+    objects = [
+        TaskResult(
+            task_id=t, pool=pool, method=method, label=labels[g], confidence=c, answers=n, updated_at=now
+        )
+        for t, g, c, n in zip(
+            task_id.tolist(), label.tolist(), confidence.tolist(), answers.tolist(), strict=True
+        )
+    ]
+    TaskResult.objects.bulk_create(
+        objects,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["task"],
+        update_fields=["pool", "method", "label", "confidence", "answers", "updated_at"],
+    )
+    TaskResult.objects.filter(pool=pool, updated_at__lt=now).delete()

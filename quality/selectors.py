@@ -1,0 +1,530 @@
+"""Reads for quality: aggregation from the database, results rows, skill and worker tables for the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.db import connection
+from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Cast
+
+from accounts.models import Role, User
+from fairlabel.errors import ServiceError
+from quality.aggregation import METHODS, AggregationResult, aggregate
+from quality.loading import pool_raw_answers
+from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
+from quality.skill import SkillVerdict, skill_verdict
+from tasks.models import Answer, Pool, Task, WorkerPoolStats
+
+IntArray = npt.NDArray[np.int64]
+
+# ------------------------------------------------------------------------------------------- aggregation
+
+
+@dataclass(frozen=True)
+class PoolAggregation:
+    """An aggregation of a pool's answers, with the codes translated back to database ids."""
+
+    method: str
+    task_id: IntArray  # task code -> Task id (answered or golden tasks), ascending
+    worker_id: IntArray  # worker code -> User id, ascending
+    golden: npt.NDArray[np.bool_]  # per task code
+    task_idx: IntArray  # per answer
+    worker_idx: IntArray
+    label_idx: IntArray
+    result: AggregationResult
+
+    @property
+    def n_answers(self) -> int:
+        return int(self.task_idx.size)
+
+
+def parse_method(value: str | None) -> str | None:
+    """The `method` query parameter: None when absent, else one of METHODS (400 otherwise)."""
+    if value is None or value == "":
+        return None
+    if value not in METHODS:
+        raise ServiceError(
+            code="invalid_method",
+            message=f"method must be one of: {', '.join(METHODS)}.",
+            details={"allowed": list(METHODS)},
+        )
+    return value
+
+
+def pool_aggregation_compute(*, pool: Pool, method: str | None = None) -> PoolAggregation:
+    """Load the pool's answers and aggregate them with `method` (default: the pool's own)."""
+    raw = pool_raw_answers(pool=pool)
+    return aggregation_from_raw(
+        method=method or pool.aggregation_method,
+        n_labels=len(pool.labels),
+        task_id=raw.task_id,
+        worker_id=raw.worker_id,
+        label=raw.label,
+        gold_task_id=raw.gold_task_id,
+        gold_label=raw.gold_label,
+    )
+
+
+def aggregation_from_raw(
+    *,
+    method: str,
+    n_labels: int,
+    task_id: IntArray,
+    worker_id: IntArray,
+    label: IntArray,
+    gold_task_id: IntArray,
+    gold_label: IntArray,
+) -> PoolAggregation:
+    # Codes come from sorted ids, so they (and, through aggregate's canonical order, every float) do not
+    # depend on the order the database returned the rows in.
+    task_ids = np.unique(np.concatenate([task_id, gold_task_id]))
+    worker_ids, worker_idx = np.unique(worker_id, return_inverse=True)
+    task_idx = np.searchsorted(task_ids, task_id)
+    gold_task_idx = np.searchsorted(task_ids, gold_task_id)
+    golden = np.zeros(task_ids.size, dtype=bool)
+    golden[gold_task_idx] = True
+    result = aggregate(
+        method=method,
+        task_idx=task_idx,
+        worker_idx=worker_idx.astype(np.int64),
+        label_idx=label,
+        n_tasks=int(task_ids.size),
+        n_workers=int(worker_ids.size),
+        n_labels=n_labels,
+        gold_task_idx=gold_task_idx,
+        gold_label_idx=gold_label,
+    )
+    return PoolAggregation(
+        method=method,
+        task_id=task_ids.astype(np.int64),
+        worker_id=worker_ids.astype(np.int64),
+        golden=golden,
+        task_idx=task_idx.astype(np.int64),
+        worker_idx=worker_idx.astype(np.int64),
+        label_idx=label,
+        result=result,
+    )
+
+
+def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[str, Any]]:
+    """One row per regular task: task_id, external_id, label, confidence, answers.
+
+    The pool's own method reads the stored results (at most about a minute behind the answers while the
+    pool runs; exact once it has ended and its final run is done). Another method, or a pool not aggregated
+    yet, is computed now from every answer. Raises ServiceError for an unknown method at once, not when
+    the rows are first read.
+    """
+    chosen = parse_method(method) or pool.aggregation_method
+    state = PoolAggregationState.objects.filter(pool=pool).first()
+    if state is not None and state.results_as_of is not None and state.method == chosen:
+        return _stored_rows(pool=pool)
+    return _computed_rows(pool=pool, method=chosen)
+
+
+def _stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    rows = (
+        Task.objects.filter(pool=pool, golden_label__isnull=True)
+        .order_by("id")
+        .values_list(
+            "id",
+            "external_id",
+            "answers_count",
+            "quality_result__label",
+            "quality_result__confidence",
+            "quality_result__answers",
+        )
+    )
+    for task_id, external_id, answers_count, label, confidence, answers in rows.iterator(chunk_size=5000):
+        yield {
+            "task_id": task_id,
+            "external_id": external_id,
+            "label": label,
+            "confidence": None if confidence is None else round(confidence, 6),
+            # A task answered since the latest run has no label yet; its answers are still counted.
+            "answers": answers_count if answers is None else answers,
+        }
+
+
+def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
+    run = pool_aggregation_compute(pool=pool, method=method)
+    result = run.result
+    by_task = {
+        task: (label, confidence, answers)
+        for task, label, confidence, answers in zip(
+            run.task_id.tolist(),
+            result.labels.tolist(),
+            result.confidence.tolist(),
+            result.answers.tolist(),
+            strict=True,
+        )
+        if answers > 0
+    }
+    labels = pool.labels
+    tasks = (
+        Task.objects.filter(pool=pool, golden_label__isnull=True)
+        .order_by("id")
+        .values_list("id", "external_id")
+    )
+    for task_id, external_id in tasks.iterator(chunk_size=5000):
+        found = by_task.get(task_id)
+        if found is None:
+            yield {
+                "task_id": task_id,
+                "external_id": external_id,
+                "label": None,
+                "confidence": None,
+                "answers": 0,
+            }
+            continue
+        label, confidence, answers = found
+        yield {
+            "task_id": task_id,
+            "external_id": external_id,
+            "label": labels[label],
+            "confidence": round(confidence, 6),
+            "answers": answers,
+        }
+
+
+def pool_results_as_of(*, pool: Pool) -> datetime | None:
+    return PoolAggregationState.objects.filter(pool=pool).values_list("results_as_of", flat=True).first()
+
+
+# ---------------------------------------------------------------------------------------- restrictions
+
+
+def restriction_active_for(*, worker: User, pool: Pool) -> Restriction | None:
+    """The restriction that keeps the worker out of this pool now (the pool's own, else a platform-wide one)."""
+    return (
+        Restriction.objects.filter(worker=worker, lifted_at__isnull=True)
+        .filter(Q(pool=pool) | Q(pool__isnull=True))
+        .order_by(F("pool").desc(nulls_last=True))
+        .first()
+    )
+
+
+# ------------------------------------------------------------------------------------ the worker's page
+
+
+@dataclass(frozen=True)
+class PoolSkill:
+    pool: Pool
+    answers: int
+    flagged_fast: int
+    verdict: SkillVerdict
+    restriction: Restriction | None
+
+    @property
+    def status(self) -> str:
+        if self.restriction is not None:
+            return "restricted"
+        if not self.verdict.judged:
+            return "scoring"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class WorkerQuality:
+    pools: list[PoolSkill]
+    platform_restriction: Restriction | None
+    history: list[Restriction] = field(default_factory=list)
+
+
+def worker_quality(*, worker: User) -> WorkerQuality:
+    """What a worker sees about themselves: skill per pool with its counts, and every restriction."""
+    restrictions = list(
+        Restriction.objects.filter(worker=worker).select_related("pool").order_by("-created_at", "-id")
+    )
+    active_by_pool = {r.pool_id: r for r in restrictions if r.is_active and r.pool_id is not None}
+    flagged = dict(
+        Answer.objects.filter(worker=worker, flagged_fast=True)
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .values_list("pool_id", "n")
+    )
+    stats = (
+        WorkerPoolStats.objects.filter(worker=worker)
+        .select_related("pool")
+        .order_by("-pool__created_at", "-id")
+    )
+    pools = [
+        PoolSkill(
+            pool=s.pool,
+            answers=s.answers,
+            flagged_fast=flagged.get(s.pool_id, 0),
+            verdict=skill_verdict(
+                answered=s.golden_answered,
+                correct=s.golden_correct,
+                min_skill=s.pool.min_skill,
+                min_golden=s.pool.min_golden,
+            ),
+            restriction=active_by_pool.get(s.pool_id),
+        )
+        for s in stats
+        if s.answers or s.golden_answered or s.pool_id in active_by_pool
+    ]
+    platform = next((r for r in restrictions if r.is_active and r.pool_id is None), None)
+    return WorkerQuality(pools=pools, platform_restriction=platform, history=restrictions)
+
+
+# ---------------------------------------------------------------------------------------- staff pages
+
+STAFF_PAGE_SIZE = 50
+
+
+@dataclass
+class WorkerRow:
+    worker_id: int
+    username: str
+    pseudonym: str
+    answers: int
+    golden_answered: int
+    golden_correct: int
+    skill: float
+    agreement: float | None = None  # share of answers equal to the aggregated label
+    agreement_answers: int = 0
+    median_seconds: float | None = None
+    flagged_fast: int = 0
+    restrictions: list[Restriction] = field(default_factory=list)
+
+
+def _skill_expression(answered: Any, correct: Any) -> Any:
+    return (Cast(correct, FloatField()) + 1.0) / (Cast(answered, FloatField()) + 2.0)
+
+
+def staff_worker_rows(
+    *, pool: Pool | None, page: int = 1, order: str = "skill"
+) -> tuple[list[WorkerRow], bool]:
+    """Workers with their skill (smoothed golden accuracy), golden counts, agreement with the aggregated
+    label, median seconds per answer, fast-answer flags and active restrictions, in one pool or over all
+    pools; lowest skill first. Returns one page and whether there is a next one."""
+    stats: QuerySet[Any]
+    base = WorkerPoolStats.objects.filter(worker__role=Role.WORKER).filter(
+        Q(answers__gt=0) | Q(golden_answered__gt=0)
+    )
+    if pool is not None:
+        base = base.filter(pool=pool)
+    stats = (
+        base.values("worker_id", "worker__username", "worker__public_id")
+        .annotate(
+            n_answers=Sum("answers"),
+            n_golden=Sum("golden_answered"),
+            n_correct=Sum("golden_correct"),
+        )
+        .annotate(skill=_skill_expression(F("n_golden"), F("n_correct")))
+    )
+    orders = {
+        "skill": ("skill", "-n_golden", "worker_id"),
+        "answers": ("-n_answers", "worker_id"),
+        "golden": ("-n_golden", "worker_id"),
+        "worker": ("worker__username",),
+    }
+    stats = stats.order_by(*orders.get(order, orders["skill"]))
+    start = (max(1, page) - 1) * STAFF_PAGE_SIZE
+    chunk = list(stats[start : start + STAFF_PAGE_SIZE + 1])
+    has_next = len(chunk) > STAFF_PAGE_SIZE
+    rows = [
+        WorkerRow(
+            worker_id=s["worker_id"],
+            username=s["worker__username"],
+            pseudonym=f"w-{s['worker__public_id'].hex[:16]}",
+            answers=s["n_answers"],
+            golden_answered=s["n_golden"],
+            golden_correct=s["n_correct"],
+            skill=s["skill"],
+        )
+        for s in chunk[:STAFF_PAGE_SIZE]
+    ]
+    _fill_details(rows, pool=pool)
+    return rows, has_next
+
+
+def _fill_details(rows: list[WorkerRow], *, pool: Pool | None) -> None:
+    if not rows:
+        return
+    ids = [row.worker_id for row in rows]
+    by_id = {row.worker_id: row for row in rows}
+    confusion = WorkerConfusion.objects.filter(worker_id__in=ids)
+    answers = Answer.objects.filter(worker_id__in=ids)
+    restrictions = Restriction.objects.filter(worker_id__in=ids, lifted_at__isnull=True).select_related(
+        "pool"
+    )
+    if pool is not None:
+        confusion = confusion.filter(pool=pool)
+        answers = answers.filter(pool=pool)
+        restrictions = restrictions.filter(Q(pool=pool) | Q(pool__isnull=True))
+    for worker_id, counted, agreed in (
+        confusion.values("worker_id")
+        .annotate(a=Sum("answers"), g=Sum("agreed"))
+        .values_list("worker_id", "a", "g")
+    ):
+        if counted:
+            by_id[worker_id].agreement = agreed / counted
+            by_id[worker_id].agreement_answers = counted
+    for worker_id, flagged in (
+        answers.filter(flagged_fast=True)
+        .values("worker_id")
+        .annotate(n=Count("id"))
+        .values_list("worker_id", "n")
+    ):
+        by_id[worker_id].flagged_fast = flagged
+    for worker_id, median_ms in _median_ms_by_worker(answers).items():
+        by_id[worker_id].median_seconds = median_ms / 1000
+    for restriction in restrictions:
+        by_id[restriction.worker_id].restrictions.append(restriction)
+
+
+def _median_ms_by_worker(answers: QuerySet[Answer]) -> dict[int, float]:
+    """Median answer duration per worker, computed by the database where it can."""
+    if connection.vendor == "postgresql":
+        sql, params = answers.values("worker_id", "duration_ms").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT worker_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) "
+                f"FROM ({sql}) AS a GROUP BY worker_id",
+                params,
+            )
+            return {worker_id: float(median) for worker_id, median in cursor.fetchall()}
+    durations: dict[int, list[int]] = {}
+    for worker_id, duration in answers.values_list("worker_id", "duration_ms").iterator(chunk_size=5000):
+        durations.setdefault(worker_id, []).append(duration)
+    return {worker_id: float(np.median(values)) for worker_id, values in durations.items()}
+
+
+@dataclass(frozen=True)
+class ConfusionView:
+    pool: Pool
+    labels: list[str]
+    matrix: list[list[float]]
+    answers: int
+    agreed: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AnswerBesideConsensus:
+    answer: Answer
+    consensus: str | None  # the aggregated label (golden: the true label)
+    confidence: float | None
+
+    @property
+    def agrees(self) -> bool | None:
+        return None if self.consensus is None else self.answer.label == self.consensus
+
+
+@dataclass(frozen=True)
+class WorkerReview:
+    worker: User
+    quality: WorkerQuality
+    confusions: list[ConfusionView]
+    recent: list[AnswerBesideConsensus]
+    median_seconds: float | None
+
+
+def staff_worker_review(*, worker_id: int, recent: int = 50) -> WorkerReview:
+    worker = User.objects.filter(pk=worker_id, role=Role.WORKER).first()
+    if worker is None:
+        raise ServiceError(code="not_found", message="No such worker.", status_code=404)
+    confusions = [
+        ConfusionView(
+            pool=c.pool,
+            labels=list(c.pool.labels),
+            matrix=c.matrix,
+            answers=c.answers,
+            agreed=c.agreed,
+            updated_at=c.updated_at,
+        )
+        for c in WorkerConfusion.objects.filter(worker=worker)
+        .select_related("pool")
+        .order_by("-answers", "pool_id")
+    ]
+    answers = list(
+        Answer.objects.filter(worker=worker)
+        .select_related("pool", "task", "task__quality_result")
+        .order_by("-submitted_at", "-id")[:recent]
+    )
+    rows = []
+    for answer in answers:
+        if answer.task.golden_label is not None:
+            rows.append(
+                AnswerBesideConsensus(answer=answer, consensus=answer.task.golden_label, confidence=1.0)
+            )
+            continue
+        stored: TaskResult | None = getattr(answer.task, "quality_result", None)
+        rows.append(
+            AnswerBesideConsensus(
+                answer=answer,
+                consensus=None if stored is None else stored.label,
+                confidence=None if stored is None else stored.confidence,
+            )
+        )
+    medians = _median_ms_by_worker(Answer.objects.filter(worker=worker))
+    return WorkerReview(
+        worker=worker,
+        quality=worker_quality(worker=worker),
+        confusions=confusions,
+        recent=rows,
+        median_seconds=medians[worker.pk] / 1000 if worker.pk in medians else None,
+    )
+
+
+@dataclass(frozen=True)
+class PoolQualitySummary:
+    pool: Pool
+    workers: int
+    restricted: int
+    flagged_fast: int
+    results_as_of: datetime | None
+    last_run_ms: int | None
+
+
+def staff_pool_summaries() -> list[PoolQualitySummary]:
+    """Pools that have answers, newest first, with their quality headline figures."""
+    from quality.models import AggregationRun
+
+    pools = list(
+        Pool.objects.filter(worker_stats__answers__gt=0).distinct().order_by("-created_at", "-id")[:200]
+    )
+    ids = [p.pk for p in pools]
+    workers = dict(
+        WorkerPoolStats.objects.filter(pool_id__in=ids, answers__gt=0)
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .values_list("pool_id", "n")
+    )
+    restricted = dict(
+        Restriction.objects.filter(pool_id__in=ids, lifted_at__isnull=True)
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .values_list("pool_id", "n")
+    )
+    flagged = dict(
+        Answer.objects.filter(pool_id__in=ids, flagged_fast=True)
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .values_list("pool_id", "n")
+    )
+    as_of = dict(PoolAggregationState.objects.filter(pool_id__in=ids).values_list("pool_id", "results_as_of"))
+    latest_run = AggregationRun.objects.filter(pool=OuterRef("pk")).order_by("-started_at", "-id")
+    last_ms = dict(
+        Pool.objects.filter(pk__in=ids)
+        .annotate(ms=Subquery(latest_run.values("duration_ms")[:1]))
+        .values_list("pk", "ms")
+    )
+    return [
+        PoolQualitySummary(
+            pool=p,
+            workers=workers.get(p.pk, 0),
+            restricted=restricted.get(p.pk, 0),
+            flagged_fast=flagged.get(p.pk, 0),
+            results_as_of=as_of.get(p.pk),
+            last_run_ms=last_ms.get(p.pk),
+        )
+        for p in pools
+    ]
