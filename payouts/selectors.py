@@ -1,12 +1,16 @@
+"""Reads for balances, earnings, billing and review. Money shown to people comes from the ledger's entries."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Sum
+from django.db.models import Count, Min, Sum
 
-from payouts.models import Account, AccountKind
+from payouts.models import Account, AccountKind, Entry, TransactionKind, Withdrawal
+from tasks.models import Answer, AnswerStatus, Pool
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -36,3 +40,286 @@ def balance_for_user(*, user: User) -> Balance:
 def balance_by_kind() -> dict[str, Decimal]:
     rows = Account.objects.values("kind").annotate(total=Sum("balance"))
     return {row["kind"]: row["total"] or Decimal(0) for row in rows}
+
+
+# ---------------------------------------------------------------------------------------------- workers
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One answer's pay, as the worker sees it: what the requester paid and what the worker received."""
+
+    answer_id: int
+    at: datetime
+    pool_id: int | None
+    pool_name: str
+    requester_paid: Decimal
+    received: Decimal
+    status: str
+    reject_reason: str
+    review_deadline: datetime | None
+
+
+CREDITS_PAGE = 100
+
+
+def credits_for_worker(*, worker: User, page: int = 1) -> tuple[list[Credit], bool]:
+    """The worker's answer credits, newest first, and whether an older page exists."""
+    accounts = list(
+        Account.objects.filter(
+            user=worker, kind__in=[AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_PENDING]
+        ).values_list("pk", flat=True)
+    )
+    start = (page - 1) * CREDITS_PAGE
+    rows = list(
+        Entry.objects.filter(account_id__in=accounts, transaction__kind=TransactionKind.ANSWER_REWARD)
+        .order_by("-transaction_id")
+        .values_list(
+            "transaction_id",
+            "amount",
+            "transaction__created_at",
+            "transaction__idempotency_key",
+            "transaction__pool",
+        )[start : start + CREDITS_PAGE + 1]
+    )
+    more = len(rows) > CREDITS_PAGE
+    rows = rows[:CREDITS_PAGE]
+    txn_ids = [row[0] for row in rows]
+    fees = dict(
+        Entry.objects.filter(transaction_id__in=txn_ids, account__kind=AccountKind.PLATFORM_FEES)
+        .values_list("transaction_id")
+        .annotate(total=Sum("amount"))
+    )
+    answer_ids = [int(row[3].split(":")[1]) for row in rows if row[3]]
+    answers = {
+        a["pk"]: a
+        for a in Answer.objects.filter(pk__in=answer_ids).values(
+            "pk", "status", "reject_reason", "submitted_at", "pool__review_hours"
+        )
+    }
+    pools = dict(Pool.objects.filter(pk__in={row[4] for row in rows if row[4]}).values_list("pk", "name"))
+    credits = []
+    for txn_id, received, at, key, pool_id in rows:
+        answer_id = int(key.split(":")[1]) if key else 0
+        answer = answers.get(answer_id, {})
+        status = answer.get("status", AnswerStatus.ACCEPTED)
+        deadline = None
+        if status == AnswerStatus.PENDING:
+            deadline = answer["submitted_at"] + timedelta(hours=answer["pool__review_hours"])
+        credits.append(
+            Credit(
+                answer_id=answer_id,
+                at=at,
+                pool_id=pool_id,
+                pool_name=pools.get(pool_id, ""),
+                requester_paid=received + fees.get(txn_id, Decimal(0)),
+                received=received,
+                status=status,
+                reject_reason=answer.get("reject_reason", ""),
+                review_deadline=deadline,
+            )
+        )
+    return credits, more
+
+
+def withdrawals_for_worker(*, worker: User, limit: int = 100, offset: int = 0) -> list[Withdrawal]:
+    return list(
+        Withdrawal.objects.filter(worker=worker).order_by("-created_at", "-id")[offset : offset + limit]
+    )
+
+
+@dataclass(frozen=True)
+class Earnings:
+    available: Decimal
+    pending: Decimal
+    in_flight: Decimal
+    paid_out: Decimal
+    earned: Decimal
+
+
+def earnings_for_worker(*, worker: User) -> Earnings:
+    balance = balance_for_user(user=worker)
+    by_status = dict(
+        Withdrawal.objects.filter(worker=worker).values_list("status").annotate(total=Sum("amount"))
+    )
+    accounts = Account.objects.filter(
+        user=worker, kind__in=[AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_PENDING]
+    )
+    # What work and top-ups brought in, net of rejections: every entry on the worker's accounts except the
+    # movements between them and to or from withdrawals.
+    earned = Entry.objects.filter(account__in=accounts).exclude(
+        transaction__kind__in=[
+            TransactionKind.ANSWER_ACCEPT,
+            TransactionKind.WITHDRAWAL,
+            TransactionKind.WITHDRAWAL_FAILED,
+        ]
+    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    return Earnings(
+        available=balance.available,
+        pending=balance.reserved,
+        in_flight=(by_status.get("requested") or Decimal(0)) + (by_status.get("processing") or Decimal(0)),
+        paid_out=by_status.get("paid") or Decimal(0),
+        earned=earned,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- requesters
+
+
+@dataclass
+class PoolBilling:
+    pool_id: int
+    name: str
+    status: str
+    reserved_now: Decimal = Decimal(0)
+    reserved_total: Decimal = Decimal(0)
+    rewards: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    top_ups: Decimal = Decimal(0)
+    returned: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: datetime
+    kind: str
+    kind_label: str
+    amount: Decimal
+    pool_id: int | None
+    pool_name: str
+    memo: str
+
+
+@dataclass
+class Billing:
+    available: Decimal
+    reserved: Decimal
+    deposited: Decimal
+    rewards: Decimal
+    fees: Decimal
+    top_ups: Decimal
+    pools: list[PoolBilling] = field(default_factory=list)
+    history: list[HistoryLine] = field(default_factory=list)
+
+
+WORKER_KINDS = (AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_PENDING)
+
+
+def billing_for_requester(*, requester: User, history_limit: int = 200) -> Billing:
+    """Deposits, reservations per pool, what was spent on rewards and on fees, and the full history."""
+    balance = balance_for_user(user=requester)
+    pools = {
+        p.pk: PoolBilling(pool_id=p.pk, name=p.name, status=p.status)
+        for p in Pool.objects.filter(requester=requester).order_by("-created_at", "-id")
+    }
+    for pool_id, held in Account.objects.filter(
+        pool_id__in=list(pools), kind=AccountKind.POOL_RESERVED
+    ).values_list("pool_id", "balance"):
+        pools[pool_id].reserved_now = held
+    # Rewards and fees: what the pool's answers paid, net of rejections (and of reinstated appeals).
+    spend = (
+        Entry.objects.filter(transaction__pool_id__in=list(pools))
+        .exclude(account__kind__in=[AccountKind.POOL_RESERVED, AccountKind.REQUESTER_AVAILABLE])
+        .values_list("transaction__pool_id", "transaction__kind", "account__kind")
+        .annotate(total=Sum("amount"))
+    )
+    for pool_id, txn_kind, account_kind, total in spend:
+        line = pools[pool_id]
+        if account_kind == AccountKind.PLATFORM_FEES:
+            line.fees += total
+        elif account_kind in WORKER_KINDS and txn_kind == TransactionKind.TOP_UP:
+            line.top_ups += total
+        elif account_kind in WORKER_KINDS and txn_kind != TransactionKind.ANSWER_ACCEPT:
+            line.rewards += total
+    flows = (
+        Entry.objects.filter(
+            account__kind=AccountKind.POOL_RESERVED,
+            account__pool_id__in=list(pools),
+            transaction__kind__in=[TransactionKind.POOL_RESERVE, TransactionKind.POOL_RELEASE],
+        )
+        .values_list("account__pool_id", "transaction__kind")
+        .annotate(total=Sum("amount"))
+    )
+    for pool_id, txn_kind, total in flows:
+        if txn_kind == TransactionKind.POOL_RESERVE:
+            pools[pool_id].reserved_total += total
+        else:
+            pools[pool_id].returned -= total
+    own = Account.objects.filter(user=requester, kind=AccountKind.REQUESTER_AVAILABLE)
+    deposited = Entry.objects.filter(account__in=own, transaction__kind=TransactionKind.DEPOSIT).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal(0)
+    labels = dict(TransactionKind.choices)
+    history = [
+        HistoryLine(
+            at=at,
+            kind=kind,
+            kind_label=labels.get(kind, kind),
+            amount=amount,
+            pool_id=pool_id,
+            pool_name=pools[pool_id].name if pool_id in pools else "",
+            memo=memo,
+        )
+        for at, kind, amount, pool_id, memo in Entry.objects.filter(account__in=own)
+        .order_by("-transaction_id")
+        .values_list(
+            "transaction__created_at",
+            "transaction__kind",
+            "amount",
+            "transaction__pool_id",
+            "transaction__memo",
+        )[:history_limit]
+    ]
+    lines = list(pools.values())
+    return Billing(
+        available=balance.available,
+        reserved=balance.reserved,
+        deposited=deposited,
+        rewards=sum((p.rewards for p in lines), Decimal(0)),
+        fees=sum((p.fees for p in lines), Decimal(0)),
+        top_ups=sum((p.top_ups for p in lines), Decimal(0)),
+        pools=lines,
+        history=history,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- review
+
+
+@dataclass(frozen=True)
+class PoolToReview:
+    pool: Pool
+    pending: int
+    first_deadline: datetime
+
+
+def pools_to_review(*, requester: User) -> list[PoolToReview]:
+    rows = (
+        Answer.objects.filter(pool__requester=requester, status=AnswerStatus.PENDING)
+        .values("pool_id")
+        .annotate(pending=Count("id"), oldest=Min("submitted_at"))
+    )
+    counts = {row["pool_id"]: row for row in rows}
+    pools = Pool.objects.filter(pk__in=list(counts)).order_by("id")
+    return [
+        PoolToReview(
+            pool=pool,
+            pending=counts[pool.pk]["pending"],
+            first_deadline=counts[pool.pk]["oldest"] + timedelta(hours=pool.review_hours),
+        )
+        for pool in pools
+    ]
+
+
+@dataclass(frozen=True)
+class AnswerToReview:
+    answer: Answer
+    deadline: datetime
+
+
+def answers_to_review(*, pool: Pool, limit: int = 200) -> tuple[list[AnswerToReview], int]:
+    """The pool's pending answers, oldest (closest to automatic acceptance) first, and how many there are."""
+    pending = Answer.objects.filter(pool=pool, status=AnswerStatus.PENDING)
+    answers = list(pending.select_related("task", "worker").order_by("submitted_at", "id")[:limit])
+    window = timedelta(hours=pool.review_hours)
+    return [AnswerToReview(answer=a, deadline=a.submitted_at + window) for a in answers], pending.count()

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from accounts.api import TokenView
 from integrations import api as integrations_api
+from payouts import api as payouts_api
 from tasks import api as tasks_api
 
 api_v1 = [
@@ -25,6 +26,14 @@ api_v1 = [
     path("imports/<str:job_id>/", integrations_api.ImportJobView.as_view(), name="api-import-job"),
     path("webhooks/", integrations_api.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<str:webhook_id>/", integrations_api.WebhookDetailView.as_view(), name="api-webhook"),
+    path("me/withdrawals/", payouts_api.WithdrawalListView.as_view(), name="api-withdrawals"),
+    path("answers/<str:answer_id>/accept/", payouts_api.AnswerAcceptView.as_view(), name="api-answer-accept"),
+    path("answers/<str:answer_id>/reject/", payouts_api.AnswerRejectView.as_view(), name="api-answer-reject"),
+    path(
+        "pools/<str:pool_id>/answers/accept/",
+        payouts_api.PoolAcceptPendingView.as_view(),
+        name="api-pool-answers-accept",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

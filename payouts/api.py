@@ -1,0 +1,180 @@
+"""REST API v1 for withdrawals and answer review. Thin: parse, call a service or selector, render."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fairlabel.errors import ServiceError
+from fairlabel.permissions import IsRequester, IsWorker
+from payouts import selectors, services
+from payouts.models import Withdrawal
+from payouts.money import money_str, parse_money
+from tasks.selectors import pool_for_requester
+
+PAGE_SIZE = 50
+ONE_CENT = Decimal("0.01")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def withdrawal_json(withdrawal: Withdrawal) -> dict[str, Any]:
+    return {
+        "id": withdrawal.pk,
+        "amount": money_str(withdrawal.amount),
+        "status": withdrawal.status,
+        "created_at": _iso(withdrawal.created_at),
+    }
+
+
+def withdrawal_detail_json(withdrawal: Withdrawal) -> dict[str, Any]:
+    """The list adds what a worker needs to follow a payout: why it failed (or is being retried), and when."""
+    return withdrawal_json(withdrawal) | {
+        "failure_reason": withdrawal.failure_reason,
+        "finished_at": _iso(withdrawal.finished_at),
+    }
+
+
+_withdrawal = inline_serializer(
+    name="Withdrawal",
+    fields={
+        "id": serializers.IntegerField(),
+        "amount": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=["requested", "processing", "paid", "failed"]),
+        "created_at": serializers.DateTimeField(),
+    },
+)
+_withdrawal_detail = inline_serializer(
+    name="WithdrawalDetail",
+    fields={
+        "id": serializers.IntegerField(),
+        "amount": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=["requested", "processing", "paid", "failed"]),
+        "created_at": serializers.DateTimeField(),
+        "failure_reason": serializers.CharField(),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+def parse_withdrawal_amount(value: object) -> Decimal:
+    """Whole cents: a bank cannot pay a fraction of a cent (earnings may hold some; they stay available)."""
+    try:
+        amount = parse_money(value, field="amount")
+    except ValueError as exc:
+        raise ServiceError(code="invalid_amount", message=str(exc)) from None
+    if amount != amount.quantize(ONE_CENT):
+        raise ServiceError(code="invalid_amount", message='amount must be in whole cents, such as "12.50"')
+    return amount
+
+
+class WithdrawalListView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(
+        request=inline_serializer(name="WithdrawalRequest", fields={"amount": serializers.CharField()}),
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        responses={201: _withdrawal},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        amount = parse_withdrawal_amount(data.get("amount"))
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 128:
+            raise ServiceError(code="invalid_request", message="Idempotency-Key is at most 128 characters.")
+        withdrawal = services.withdrawal_create(worker=request.user, amount=amount, request_key=key)
+        return Response(withdrawal_json(withdrawal), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int)],
+        responses=inline_serializer(
+            name="WithdrawalPage",
+            fields={
+                "results": serializers.ListField(child=_withdrawal_detail),
+                "next": serializers.URLField(allow_null=True),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            page = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            raise ServiceError(code="invalid_page", message="page must be a positive whole number.") from None
+        rows = selectors.withdrawals_for_worker(
+            worker=request.user, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+        )
+        next_url = (
+            request.build_absolute_uri(f"{request.path}?page={page + 1}") if len(rows) > PAGE_SIZE else None
+        )
+        return Response({"results": [withdrawal_detail_json(w) for w in rows[:PAGE_SIZE]], "next": next_url})
+
+
+def _answer_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ServiceError(
+            code="not_found", message="No such answer in your pools.", status_code=404
+        ) from None
+
+
+_reviewed = inline_serializer(
+    name="ReviewedAnswer",
+    fields={
+        "id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "reject_reason": serializers.CharField(),
+    },
+)
+
+
+def _reviewed_json(answer: Any) -> dict[str, Any]:
+    return {"id": answer.pk, "status": answer.status, "reject_reason": answer.reject_reason}
+
+
+class AnswerAcceptView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(request=None, responses=_reviewed)
+    def post(self, request: Request, answer_id: str) -> Response:
+        answer = services.answer_accept(requester=request.user, answer_id=_answer_id(answer_id))
+        return Response(_reviewed_json(answer))
+
+
+class AnswerRejectView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        request=inline_serializer(name="RejectRequest", fields={"reason": serializers.CharField()}),
+        responses=_reviewed,
+    )
+    def post(self, request: Request, answer_id: str) -> Response:
+        reason = request.data.get("reason") if isinstance(request.data, dict) else None
+        if not isinstance(reason, str):
+            raise ServiceError(
+                code="reason_required", message="Tell the worker why: a rejection needs a reason."
+            )
+        answer = services.answer_reject(
+            requester=request.user, answer_id=_answer_id(answer_id), reason=reason
+        )
+        return Response(_reviewed_json(answer))
+
+
+class PoolAcceptPendingView(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(name="AcceptedCount", fields={"accepted": serializers.IntegerField()}),
+    )
+    def post(self, request: Request, pool_id: str) -> Response:
+        pool = pool_for_requester(pool_id=pool_id, requester=request.user)
+        return Response({"accepted": services.answers_accept_bulk(requester=request.user, pool=pool)})
