@@ -26,6 +26,7 @@ from payouts.services import (
     answer_credit,
     ledger_post,
 )
+from quality import services as quality_services
 from tasks import claims
 from tasks.importing import TaskRow
 from tasks.models import (
@@ -53,6 +54,13 @@ class PoolSettings:
     priority: int = 50
     golden_rate: float = 0.1
     assignment_ttl: int = 600
+    # Quality (issue 4).
+    min_skill: float = 0.7
+    min_golden: int = 5
+    min_seconds: float | None = None
+    aggregation_method: str = "ds"
+    target_confidence: float | None = None
+    min_overlap: int | None = None
 
 
 def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
@@ -66,6 +74,12 @@ def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
         priority=settings.priority,
         golden_rate=settings.golden_rate,
         assignment_ttl=settings.assignment_ttl,
+        min_skill=settings.min_skill,
+        min_golden=settings.min_golden,
+        min_seconds=settings.min_seconds,
+        aggregation_method=settings.aggregation_method,
+        target_confidence=settings.target_confidence,
+        min_overlap=settings.min_overlap,
     )
 
 
@@ -197,6 +211,7 @@ def pool_close(*, pool: Pool) -> Pool:
     # Workers paid under the floor are topped up from the reservation before the rest goes back (issue 7).
     pool_floor_top_up(pool=pool)
     _release_reservation(pool=pool, memo="pool closed: unused reservation returned")
+    quality_services.pool_ended(pool_id=pool.pk)
     return pool
 
 
@@ -214,6 +229,7 @@ def pool_complete_if_done(*, pool_id: int) -> bool:
     _cancel_active_assignments(pool=pool)
     pool_floor_top_up(pool=pool)
     _release_reservation(pool=pool, memo="pool completed: unused reservation returned")
+    quality_services.pool_ended(pool_id=pool.pk)
     return True
 
 
@@ -318,6 +334,8 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
         golden_answered=F("golden_answered") + int(is_golden),
         golden_correct=F("golden_correct") + int(bool(correct)),
     )
+    # Skill rule after a golden answer, dynamic overlap after a regular one, debounced aggregation.
+    quality_services.answer_recorded(answer=answer)
     try:
         answer_credit(answer=answer, pool=pool)
     except InsufficientFunds as exc:  # only if the pool was closed under us: refuse, record nothing

@@ -1,0 +1,127 @@
+"""Answers and results downloads: right rows, spreadsheet-safe CSV, streamed in chunks from one cursor."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from tasks.models import Answer, Assignment, AssignmentStatus, Task
+from tasks.selectors import results_rows
+from tests.factories import PoolFactory, TaskFactory, WorkerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def record_answer(task: Task, worker, label: str, *, golden: bool = False) -> Answer:
+    """An answer row as the submit service leaves it (the export only reads these)."""
+    now = timezone.now()
+    assignment = Assignment.objects.create(
+        task=task,
+        pool=task.pool,
+        worker=worker,
+        status=AssignmentStatus.SUBMITTED,
+        is_golden=golden,
+        created_at=now,
+        expires_at=now + timedelta(minutes=10),
+    )
+    return Answer.objects.create(
+        assignment=assignment,
+        task=task,
+        pool=task.pool,
+        worker=worker,
+        label=label,
+        submitted_at=now,
+        duration_ms=1200,
+        is_golden=golden,
+        correct=(label == task.golden_label) if golden else None,
+        reward=Decimal("0.05"),
+    )
+
+
+def body(response) -> str:
+    return b"".join(response.streaming_content).decode()
+
+
+def test_results_merge_votes_per_task_with_ties_in_label_order():
+    pool = PoolFactory(labels=["Bad", "OK", "Spam"], overlap=3)
+    workers = [WorkerFactory() for _ in range(3)]
+    tie, clear, silent = (TaskFactory(pool=pool) for _ in range(3))
+    golden = TaskFactory(pool=pool, golden_label="OK")
+    for worker, label in zip(workers, ["OK", "Bad"], strict=False):
+        record_answer(tie, worker, label)
+    for worker in workers:
+        record_answer(clear, worker, "Spam")
+        record_answer(golden, worker, "OK", golden=True)
+    rows = {r["task_id"]: r for r in results_rows(pool=pool)}
+    assert set(rows) == {tie.pk, clear.pk, silent.pk}  # golden items are not results
+    assert rows[tie.pk] | {} == {
+        "task_id": tie.pk,
+        "external_id": None,
+        "label": "Bad",  # 1-1 tie: the pool's first label wins
+        "confidence": 0.5,
+        "answers": 2,
+    }
+    assert rows[clear.pk]["label"] == "Spam" and rows[clear.pk]["confidence"] == 1.0
+    assert rows[silent.pk]["label"] is None and rows[silent.pk]["answers"] == 0
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(api, start):
+    pool = PoolFactory(labels=["OK", "Bad"])
+    task = TaskFactory(pool=pool, external_id=f"{start}cmd|' /C calc'!A0")
+    record_answer(task, WorkerFactory(), "OK")
+    client = api(pool.requester)
+    for kind in ("results", "answers"):
+        text = body(client.get(f"/api/v1/pools/{pool.pk}/{kind}/?format=csv"))
+        cells = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == str(task.pk))
+        assert cells[1] == f"'{start}cmd|' /C calc'!A0"
+
+
+def test_json_and_jsonl_carry_the_contract_fields(api):
+    pool = PoolFactory(labels=["OK", "Bad"])
+    task = TaskFactory(pool=pool, external_id="x-1")
+    worker = WorkerFactory()
+    record_answer(task, worker, "Bad")
+    client = api(pool.requester)
+    answers = json.loads(body(client.get(f"/api/v1/pools/{pool.pk}/answers/?format=json")))["results"]
+    assert list(answers[0]) == ["task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"]
+    assert answers[0]["external_id"] == "x-1" and answers[0]["worker"].startswith("w-")
+    assert worker.username not in json.dumps(answers)
+    lines = body(client.get(f"/api/v1/pools/{pool.pk}/results/?format=jsonl")).splitlines()
+    assert json.loads(lines[0]) == {
+        "task_id": task.pk,
+        "external_id": "x-1",
+        "label": "Bad",
+        "confidence": 1.0,
+        "answers": 1,
+    }
+
+
+def test_large_exports_stream_in_chunks(api):
+    pool = PoolFactory(labels=["OK", "Bad"])
+    Task.objects.bulk_create(
+        [
+            Task(pool=pool, data={"n": i}, external_id=f"ext-{i:05d}", max_answers=1, remaining=1)
+            for i in range(15000)
+        ]
+    )
+    response = api(pool.requester).get(f"/api/v1/pools/{pool.pk}/results/?format=csv")
+    assert response.streaming
+    chunks = list(response.streaming_content)
+    assert len(chunks) > 2, "rows should leave in chunks, not as one body"
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
+    assert len(rows) == 15001 and rows[0] == ["task_id", "external_id", "label", "confidence", "answers"]
+    assert rows[-1][1] == "ext-14999"
+    jsonl = list(api(pool.requester).get(f"/api/v1/pools/{pool.pk}/results/?format=jsonl").streaming_content)
+    assert len(jsonl) > 2 and sum(c.count(b"\n") for c in jsonl) == 15000
+
+
+def test_someone_elses_pool_is_not_found(api, requester):
+    pool = PoolFactory()
+    assert api(requester).get(f"/api/v1/pools/{pool.pk}/results/?format=csv").status_code == 404
