@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fairlabel.errors import ServiceError
-from fairlabel.permissions import IsRequester, IsWorker
+from fairlabel.permissions import IsRequester, IsWorker, request_user
 from payouts import selectors, services
 from payouts.models import Withdrawal
 from payouts.money import money_str, parse_money
@@ -90,7 +90,7 @@ class WithdrawalListView(APIView):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 128:
             raise ServiceError(code="invalid_request", message="Idempotency-Key is at most 128 characters.")
-        withdrawal = services.withdrawal_create(worker=request.user, amount=amount, request_key=key)
+        withdrawal = services.withdrawal_create(worker=request_user(request), amount=amount, request_key=key)
         return Response(withdrawal_json(withdrawal), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -109,7 +109,7 @@ class WithdrawalListView(APIView):
         except ValueError:
             raise ServiceError(code="invalid_page", message="page must be a positive whole number.") from None
         rows = selectors.withdrawals_for_worker(
-            worker=request.user, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+            worker=request_user(request), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
         )
         next_url = (
             request.build_absolute_uri(f"{request.path}?page={page + 1}") if len(rows) > PAGE_SIZE else None
@@ -145,7 +145,7 @@ class AnswerAcceptView(APIView):
 
     @extend_schema(request=None, responses=_reviewed)
     def post(self, request: Request, answer_id: str) -> Response:
-        answer = services.answer_accept(requester=request.user, answer_id=_answer_id(answer_id))
+        answer = services.answer_accept(requester=request_user(request), answer_id=_answer_id(answer_id))
         return Response(_reviewed_json(answer))
 
 
@@ -163,7 +163,7 @@ class AnswerRejectView(APIView):
                 code="reason_required", message="Tell the worker why: a rejection needs a reason."
             )
         answer = services.answer_reject(
-            requester=request.user, answer_id=_answer_id(answer_id), reason=reason
+            requester=request_user(request), answer_id=_answer_id(answer_id), reason=reason
         )
         return Response(_reviewed_json(answer))
 
@@ -176,5 +176,7 @@ class PoolAcceptPendingView(APIView):
         responses=inline_serializer(name="AcceptedCount", fields={"accepted": serializers.IntegerField()}),
     )
     def post(self, request: Request, pool_id: str) -> Response:
-        pool = pool_for_requester(pool_id=pool_id, requester=request.user)
-        return Response({"accepted": services.answers_accept_bulk(requester=request.user, pool=pool)})
+        pool = pool_for_requester(pool_id=pool_id, requester=request_user(request))
+        return Response(
+            {"accepted": services.answers_accept_bulk(requester=request_user(request), pool=pool)}
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Min, Sum
 
@@ -91,8 +91,8 @@ def credits_for_worker(*, worker: User, page: int = 1) -> tuple[list[Credit], bo
         .annotate(total=Sum("amount"))
     )
     answer_ids = [int(row[3].split(":")[1]) for row in rows if row[3]]
-    answers = {
-        a["pk"]: a
+    answers: dict[int, dict[str, Any]] = {
+        a["pk"]: dict(a)
         for a in Answer.objects.filter(pk__in=answer_ids).values(
             "pk", "status", "reject_reason", "submitted_at", "pool__review_hours"
         )
@@ -101,7 +101,7 @@ def credits_for_worker(*, worker: User, page: int = 1) -> tuple[list[Credit], bo
     credits = []
     for txn_id, received, at, key, pool_id in rows:
         answer_id = int(key.split(":")[1]) if key else 0
-        answer = answers.get(answer_id, {})
+        answer: dict[str, Any] = answers.get(answer_id, {})
         status = answer.get("status", AnswerStatus.ACCEPTED)
         deadline = None
         if status == AnswerStatus.PENDING:
