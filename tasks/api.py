@@ -211,12 +211,23 @@ class PoolAnswersView(APIView):
 class PoolResultsView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(parameters=[_format_param], responses=_export_responses)
+    @extend_schema(
+        parameters=[
+            _format_param,
+            OpenApiParameter(
+                "method",
+                str,
+                enum=["ds", "mv", "wawa"],
+                description="Aggregation method; default: the pool's aggregation_method (stored results).",
+            ),
+        ],
+        responses=_export_responses,
+    )
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         fmt = parse_format(request.query_params.get("format"))
         return stream_rows(
-            rows=selectors.results_rows(pool=pool),
+            rows=selectors.results_rows(pool=pool, method=request.query_params.get("method")),
             columns=selectors.RESULT_COLUMNS,
             fmt=fmt,
             filename=f"pool-{pool.pk}-results",

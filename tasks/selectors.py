@@ -15,6 +15,7 @@ from accounts.models import User
 from fairlabel.errors import ServiceError
 from fairness.selectors import PoolFairness, fairness_for_pools, pools_fair_for_worker
 from payouts.models import Account, AccountKind, Entry, TransactionKind
+from quality.selectors import pools_unrestricted_for_worker, results_for_pool
 from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
 
@@ -40,6 +41,8 @@ def pools_open_for_worker(*, worker: User, pool_id: int | None = None) -> list[P
         pools = pools.filter(pk=pool_id)
     # Fair work (issue 7): blocks, the pay floor, content warnings and the daily cap, in this same query.
     pools = pools_fair_for_worker(pools=pools, worker=worker)
+    # Quality (issue 4): not from pools where the worker is restricted.
+    pools = pools_unrestricted_for_worker(pools=pools, worker=worker)
     return list(pools.order_by("-priority", "id"))
 
 
@@ -177,47 +180,10 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
         }
 
 
-def results_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
-    """One row per regular task (majority vote, ties to the pool's label order), in task id order.
+def results_rows(*, pool: Pool, method: str | None = None) -> Iterator[dict[str, Any]]:
+    """One row per regular task, in task id order: the aggregated label, its confidence and the answers.
 
-    Two cursors read side by side, tasks by id and answers by task id, and are merged as they go: only one
-    task's votes are ever in memory, so a million tasks export in flat memory.
+    The pool's method (default Dawid-Skene seeded with the golden items) or `method` (ds, mv, wawa); see
+    quality.selectors.results_for_pool. An unknown method raises ServiceError before any row is read.
     """
-    order = {label: i for i, label in enumerate(pool.labels)}
-    tasks = (
-        Task.objects.filter(pool=pool, golden_label__isnull=True)
-        .order_by("id")
-        .values_list("id", "external_id")
-        .iterator(chunk_size=EXPORT_CHUNK)
-    )
-    answers = (
-        Answer.objects.filter(pool=pool, is_golden=False)
-        .order_by("task_id")
-        .values_list("task_id", "label")
-        .iterator(chunk_size=EXPORT_CHUNK)
-    )
-    pending = next(answers, None)
-    for task_id, external_id in tasks:
-        votes: dict[str, int] = {}
-        while pending is not None and pending[0] <= task_id:
-            if pending[0] == task_id:
-                votes[pending[1]] = votes.get(pending[1], 0) + 1
-            pending = next(answers, None)
-        if not votes:
-            yield {
-                "task_id": task_id,
-                "external_id": external_id,
-                "label": None,
-                "confidence": None,
-                "answers": 0,
-            }
-            continue
-        total = sum(votes.values())
-        label, count = min(votes.items(), key=lambda item: (-item[1], order.get(item[0], len(order))))
-        yield {
-            "task_id": task_id,
-            "external_id": external_id,
-            "label": label,
-            "confidence": round(count / total, 4),
-            "answers": total,
-        }
+    return results_for_pool(pool=pool, method=method)
