@@ -474,7 +474,7 @@ def appeal_decide(*, decider: User, appeal_id: int, uphold: bool, response: str)
     now = timezone.now()
     data: dict[str, Any] = {}
     if uphold and decision.reversed_at is None:
-        data = _reverse(decision=decision, actor=decider)
+        data = _reverse(decision=decision, actor=decider, response=response)
         decision.reversed_at = now
         decision.save(update_fields=["reversed_at"])
     appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.DENIED
@@ -493,28 +493,66 @@ def appeal_decide(*, decider: User, appeal_id: int, uphold: bool, response: str)
     return appeal
 
 
-def _reverse(*, decision: Decision, actor: User) -> dict[str, Any]:
+def _reverse(*, decision: Decision, actor: User, response: str) -> dict[str, Any]:
     if decision.kind == DecisionKind.REJECTION:
         assert decision.answer_id is not None
         return answer_reinstate(answer_id=decision.answer_id)
     if decision.kind == DecisionKind.RESTRICTION:
-        return _restriction_lift(decision=decision, actor=actor)
+        return _restriction_lift(decision=decision, actor=actor, response=response)
     return {"unblocked": True}
 
 
-def _restriction_lift(*, decision: Decision, actor: User) -> dict[str, Any]:
-    """Lift quality's restriction through its own service, where quality provides one."""
+def _restriction_lift(*, decision: Decision, actor: User, response: str) -> dict[str, Any]:
+    """Lift quality's restriction through quality's own service (staff only: appeal_may_decide saw to it)."""
     if decision.restriction_id is None:
         return {"restriction_lifted": False}
+    quality_services = importlib.import_module("quality.services")
+    restriction = quality_services.restriction_lift(
+        restriction_id=decision.restriction_id, reason=f"Appeal upheld: {response}"[:2000], staff=actor
+    )
+    return {"restriction_lifted": True, "restriction_id": restriction.pk}
+
+
+def decision_record_restriction(*, restriction: Any) -> Decision:
+    """The decision behind one of quality's restrictions (called where quality creates it, and by the sync)."""
+    return decision_record(
+        worker_id=restriction.worker_id,
+        kind=DecisionKind.RESTRICTION,
+        reason=restriction.reason,
+        figures=restriction.figures,
+        pool_id=restriction.pool_id,
+        created_by=restriction.created_by,
+        restriction_id=restriction.pk,
+    )
+
+
+def decisions_sync_restrictions(*, limit: int = 1000) -> int:
+    """The periodic safety net: every restriction has its decision, and a lifted one's decision is reversed.
+
+    Quality's services record the decision when they restrict; this catches rows made any other way (the admin
+    site, a shell) and lifts made directly by staff rather than through an appeal.
+    """
     try:
-        quality_services = importlib.import_module("quality.services")
-    except ImportError:  # pragma: no cover - quality's restrictions not installed
-        return {"restriction_lifted": False}
-    lift = getattr(quality_services, "restriction_lift", None)
-    if lift is None:  # pragma: no cover
-        return {"restriction_lifted": False}
-    lift(restriction_id=decision.restriction_id, lifted_by=actor, reason="appeal upheld")
-    return {"restriction_lifted": True, "restriction_id": decision.restriction_id}
+        restriction_model = importlib.import_module("quality.models").Restriction
+    except (ImportError, AttributeError):  # pragma: no cover - quality without restrictions
+        return 0
+    recorded = Decision.objects.filter(restriction_id=OuterRef("pk"))
+    changed = 0
+    for restriction in restriction_model.objects.filter(~Exists(recorded)).order_by("id")[:limit]:
+        with transaction.atomic():
+            decision_record_restriction(restriction=restriction)
+        changed += 1
+    standing = Decision.objects.filter(
+        kind=DecisionKind.RESTRICTION, reversed_at__isnull=True, restriction_id__isnull=False
+    ).values("restriction_id")
+    lifted = restriction_model.objects.filter(pk__in=standing, lifted_at__isnull=False).values_list(
+        "pk", "lifted_at"
+    )[:limit]
+    for restriction_id, lifted_at in lifted:
+        changed += Decision.objects.filter(restriction_id=restriction_id, reversed_at__isnull=True).update(
+            reversed_at=lifted_at
+        )
+    return changed
 
 
 def answer_reinstate(*, answer_id: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from accounts.api import TokenView
+from fairness import api as fairness_api
 from integrations import api as integrations_api
 from payouts import api as payouts_api
 from tasks import api as tasks_api
@@ -33,6 +34,24 @@ api_v1 = [
         "pools/<str:pool_id>/answers/accept/",
         payouts_api.PoolAcceptPendingView.as_view(),
         name="api-pool-answers-accept",
+    ),
+    # Fair work (issue 7).
+    path("feed/", fairness_api.FeedView.as_view(), name="api-feed"),
+    path("me/decisions/", fairness_api.MyDecisionsView.as_view(), name="api-my-decisions"),
+    path(
+        "me/decisions/<str:decision_id>/appeal/", fairness_api.AppealCreateView.as_view(), name="api-appeal"
+    ),
+    path("me/export/", fairness_api.MyExportView.as_view(), name="api-my-export"),
+    path("me/care/", fairness_api.CarePreferencesView.as_view(), name="api-my-care"),
+    path("appeals/", fairness_api.AppealQueueView.as_view(), name="api-appeals"),
+    path(
+        "appeals/<str:appeal_id>/decide/", fairness_api.AppealDecideView.as_view(), name="api-appeal-decide"
+    ),
+    path("pools/<str:pool_id>/reward/", fairness_api.PoolRewardView.as_view(), name="api-pool-reward"),
+    path(
+        "requesters/<str:requester_id>/rating/",
+        fairness_api.RequesterRatingView.as_view(),
+        name="api-requester-rating",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

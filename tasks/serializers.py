@@ -6,6 +6,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from fairness.selectors import pool_fairness
+from fairness.serializers import pool_pay_json
 from payouts.money import money_str, parse_money
 from tasks.models import Assignment, Pool
 from tasks.selectors import pool_budget, pool_progress
@@ -69,6 +71,8 @@ def pool_json(pool: Pool) -> dict[str, Any]:
             "answers": progress.answers,
         },
         "budget": {"reserved": money_str(budget.reserved), "spent": money_str(budget.spent)},
+        # Pay against the floor (issue 7): effective_hourly_pay, below_floor, floor_reward.
+        **pool_pay_json(pool_fairness(pool=pool)),
     }
 
 
