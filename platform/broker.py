@@ -27,6 +27,10 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     # Issue 6: pool.progress / pool.completed webhooks, and resending imports and deliveries whose message was lost.
     PeriodicJob("integrations.actors:webhooks_scan", 15),
     PeriodicJob("integrations.actors:integrations_tidy", 300),
+    # Issue 7: measured pay against the floor (what hides a pool from the feed), review speed, restriction decisions.
+    PeriodicJob("fairness.actors:pools_pay_refresh", 60),
+    PeriodicJob("fairness.actors:requesters_stats_refresh", 300),
+    PeriodicJob("fairness.actors:decisions_sync", 60),
 ]
 
 
