@@ -24,6 +24,10 @@ class PeriodicJob:
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("tasks.actors:assignments_tidy", 60),
     PeriodicJob("tasks.actors:pools_tidy", 300),
+    # Payouts (issue 5): resend stalled withdrawals, accept answers whose review window ended, check the ledger.
+    PeriodicJob("payouts.actors:withdrawals_resume", 30),
+    PeriodicJob("payouts.actors:answers_auto_accept", 60),
+    PeriodicJob("payouts.actors:ledger_check", 900),
     # Issue 6: pool.progress / pool.completed webhooks, and resending imports and deliveries whose message was lost.
     PeriodicJob("integrations.actors:webhooks_scan", 15),
     PeriodicJob("integrations.actors:integrations_tidy", 300),
