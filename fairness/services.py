@@ -526,6 +526,13 @@ def decision_record_restriction(*, restriction: Any) -> Decision:
     )
 
 
+def decision_reverse_for_restriction(*, restriction_id: int, at: datetime | None = None) -> None:
+    """Quality lifted a restriction: its decision no longer stands (inside quality's transaction)."""
+    Decision.objects.filter(restriction_id=restriction_id, reversed_at__isnull=True).update(
+        reversed_at=at or timezone.now()
+    )
+
+
 def decisions_sync_restrictions(*, limit: int = 1000) -> int:
     """The periodic safety net: every restriction has its decision, and a lifted one's decision is reversed.
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
+from fairness.services import decision_record_restriction, decision_reverse_for_restriction
 from quality import estimate
 from quality.loading import pool_raw_answers, results_write
 from quality.models import (
@@ -105,13 +106,16 @@ def restriction_check_after_golden(*, worker: User, pool: Pool) -> Restriction |
         # A savepoint: if staff restricted the worker a moment ago, the unique index refuses this row and
         # the submit carries on instead of failing.
         with transaction.atomic():
-            return Restriction.objects.create(
+            restriction = Restriction.objects.create(
                 worker=worker,
                 pool=pool,
                 kind=RestrictionKind.LOW_SKILL,
                 reason=skill_reason(verdict, counted_since=counted_since),
                 figures=skill_figures(verdict, counted_since=counted_since),
             )
+            # The worker sees it as a decision with its reason and figures, and may appeal (issue 7).
+            decision_record_restriction(restriction=restriction)
+            return restriction
     except IntegrityError:
         return None
 
@@ -148,7 +152,7 @@ def restriction_impose(*, worker: User, pool: Pool | None, reason: str, staff: U
             figures = skill_figures(verdict, counted_since=None)
     try:
         with transaction.atomic():
-            return Restriction.objects.create(
+            restriction = Restriction.objects.create(
                 worker=worker,
                 pool=pool,
                 kind=RestrictionKind.STAFF,
@@ -156,6 +160,8 @@ def restriction_impose(*, worker: User, pool: Pool | None, reason: str, staff: U
                 figures=figures,
                 created_by=staff,
             )
+            decision_record_restriction(restriction=restriction)
+            return restriction
     except IntegrityError:
         raise ServiceError(
             code="already_restricted",
@@ -192,6 +198,7 @@ def restriction_lift(*, restriction_id: int, reason: str, staff: User) -> Restri
     restriction.lift_reason = text
     restriction.lift_figures = lift_figures
     restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason", "lift_figures"])
+    decision_reverse_for_restriction(restriction_id=restriction.pk, at=restriction.lifted_at)
     return restriction
 
 

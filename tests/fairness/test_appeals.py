@@ -159,3 +159,40 @@ def test_worker_record_beside_an_appeal():
     record = worker_record(worker=worker, requester=pool.requester)
     assert record.answers == 1 and record.rejected == 1 and record.answers_here == 1
     assert record.pseudonym == worker.pseudonym
+
+
+def test_a_quality_restriction_is_a_decision_and_an_upheld_appeal_lifts_it():
+    from quality.models import Restriction
+    from quality.services import restriction_check_after_golden, restriction_impose
+    from tasks.models import WorkerPoolStats
+
+    pool = open_pool(tasks=5, min_golden=5, min_skill=0.7)
+    worker, staff = WorkerFactory(), StaffFactory()
+    WorkerPoolStats.objects.create(worker=worker, pool=pool, golden_answered=6, golden_correct=2)
+    restriction = restriction_check_after_golden(worker=worker, pool=pool)
+    assert restriction is not None
+    decision = Decision.objects.get(restriction_id=restriction.pk)
+    assert decision.kind == DecisionKind.RESTRICTION and decision.created_by is None  # made by the rule
+    assert decision.figures["golden_answered"] == 6 and decision.figures["golden_correct"] == 2
+    assert "2 of 6" in decision.reason
+    appeal = appeal_file(worker=worker, decision_id=decision.pk, message="Two golden items had typos.")
+    assert list(appeals_queue_for(user=staff)) == [appeal]
+    assert list(appeals_queue_for(user=pool.requester)) == []  # restrictions are staff's to decide
+    with pytest.raises(ServiceError):
+        appeal_decide(decider=pool.requester, appeal_id=appeal.pk, uphold=True, response="ok")
+    appeal_decide(decider=staff, appeal_id=appeal.pk, uphold=True, response="Items 4 and 9 were wrong.")
+    restriction.refresh_from_db()
+    assert restriction.lifted_at is not None and restriction.lifted_by == staff
+    assert "Items 4 and 9" in restriction.lift_reason
+    decision.refresh_from_db()
+    assert decision.reversed_at is not None
+    # A restriction staff impose and then lift directly also shows as reversed.
+    other = restriction_impose(worker=worker, pool=None, reason="Paused while we look into it.", staff=staff)
+    imposed = Decision.objects.get(restriction_id=other.pk)
+    assert imposed.created_by == staff and imposed.reversed_at is None
+    from quality.services import restriction_lift
+
+    restriction_lift(restriction_id=other.pk, reason="Done looking.", staff=staff)
+    imposed.refresh_from_db()
+    assert imposed.reversed_at is not None
+    assert Restriction.objects.count() == 2
