@@ -37,29 +37,28 @@ def _empty(width: int, height: int, title: str, message: str) -> SafeString:
 
 def line_chart(
     *,
-    values: Sequence[int],
+    points: Sequence[tuple[float, int]],
     target: int,
     first_label: str,
     last_label: str,
     title: str,
+    empty: str = "No answers yet",
     width: int = 520,
     height: int = 180,
 ) -> SafeString:
-    """A cumulative line rising towards `target` (drawn as a dashed line at the top)."""
-    if not values:
-        return _empty(width, height, title, "No answers yet")
+    """A rising line of (x share 0-1, value) points towards `target`, drawn as a dashed line."""
+    if not points or not any(v for _, v in points):
+        return _empty(width, height, title, empty)
     left, right, top, bottom = 44, 10, 14, 24
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = max(target, max(values), 1)
-    n = len(values)
+    top_value = max(target, max(v for _, v in points), 1)
 
-    def xy(i: int, v: int) -> str:
-        x = left + (plot_w * (i / (n - 1)) if n > 1 else plot_w)
-        y = top + plot_h * (1 - v / top_value)
-        return f"{x:.1f},{y:.1f}"
+    def xy(share: float, value: int) -> str:
+        return f"{left + plot_w * share:.1f},{top + plot_h * (1 - value / top_value):.1f}"
 
-    points = [xy(0, 0)] + [xy(i, v) for i, v in enumerate(values)] if n > 1 else [xy(0, 0), xy(0, values[0])]
-    area = f"{left},{top + plot_h} " + " ".join(points) + f" {points[-1].split(',')[0]},{top + plot_h}"
+    line = " ".join(xy(share, value) for share, value in points)
+    last_x = left + plot_w * points[-1][0]
+    area = f"{left},{top + plot_h} {line} {last_x:.1f},{top + plot_h}"
     target_y = top + plot_h * (1 - target / top_value)
     body = [
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="{LINE}"/>',
@@ -68,7 +67,7 @@ def line_chart(
         f'<text x="{left - 4}" y="{target_y + 4:.1f}" text-anchor="end" fill="{MUTED}">{target:,}</text>',
         f'<text x="{left - 4}" y="{top + plot_h + 4}" text-anchor="end" fill="{MUTED}">0</text>',
         f'<polygon points="{area}" fill="{OK}" fill-opacity="0.12"/>',
-        f'<polyline points="{" ".join(points)}" fill="none" stroke="{OK}" stroke-width="2"/>',
+        f'<polyline points="{line}" fill="none" stroke="{OK}" stroke-width="2"/>',
         f'<text x="{left}" y="{height - 6}" fill="{MUTED}">{escape(first_label)}</text>',
         f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="{MUTED}">{escape(last_label)}</text>',
     ]

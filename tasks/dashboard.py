@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.urls import reverse
 from django.utils import timezone
 
@@ -47,19 +47,6 @@ class PoolStats:
     @property
     def percent(self) -> int:
         return int(100 * self.completed / self.tasks) if self.tasks else 0
-
-    @property
-    def answers_per_minute(self) -> float:
-        return self.answers_last_hour / 60
-
-    @property
-    def eta_seconds(self) -> int | None:
-        """At the last hour's pace; None when nothing arrived in the last hour (no honest estimate)."""
-        if self.answers_needed == 0:
-            return 0
-        if not self.answers_last_hour:
-            return None
-        return int(self.answers_needed * 3600 / self.answers_last_hour)
 
 
 def pool_stats(*, pool_ids: list[int], now: datetime | None = None) -> dict[int, PoolStats]:
@@ -148,8 +135,21 @@ class DashboardRow:
         return money_str(self.stats.budget)
 
     @property
+    def window_minutes(self) -> float:
+        """The last hour, or the time since the pool opened if that is shorter (a pool open for 5 minutes
+        would otherwise show a twelfth of its pace)."""
+        if self.pool.opened_at is None:
+            return 60.0
+        minutes = (timezone.now() - self.pool.opened_at).total_seconds() / 60
+        return min(60.0, max(1.0, minutes))
+
+    @property
+    def per_minute(self) -> float:
+        return self.stats.answers_last_hour / self.window_minutes
+
+    @property
     def rate(self) -> str:
-        return f"{self.stats.answers_per_minute:.1f}"
+        return f"{self.per_minute:.1f}"
 
     @property
     def skill(self) -> str:
@@ -162,7 +162,11 @@ class DashboardRow:
             return "done"
         if self.pool.status not in (PoolStatus.OPEN, PoolStatus.PAUSED):
             return "—"
-        return eta_text(self.stats.eta_seconds)
+        if self.stats.answers_needed == 0:
+            return eta_text(0)
+        if not self.stats.answers_last_hour:
+            return eta_text(None)
+        return eta_text(int(self.stats.answers_needed / self.per_minute * 60))
 
 
 def _pool_url(pool_id: int) -> str:
@@ -206,18 +210,10 @@ def pool_cost_estimate(*, pool: Pool, stats: PoolStats) -> CostEstimate:
 class Timeline:
     hours: list[datetime]  # the start of each hour with answers
     counts: list[int]  # regular answers in that hour
-    needed_total: int  # regular answers the pool needs in all
-
-    def cumulative(self) -> list[int]:
-        total, out = 0, []
-        for count in self.counts:
-            total += count
-            out.append(total)
-        return out
 
 
-def pool_timeline(*, pool: Pool, stats: PoolStats) -> Timeline:
-    """Regular answers per hour since the pool opened (one grouped query on the (pool, submitted_at) index)."""
+def pool_timeline(*, pool: Pool) -> Timeline:
+    """Regular answers per hour (one grouped query on the (pool, submitted_at) index)."""
     rows = list(
         Answer.objects.filter(pool=pool, is_golden=False)
         .annotate(hour=TruncHour("submitted_at"))
@@ -226,12 +222,55 @@ def pool_timeline(*, pool: Pool, stats: PoolStats) -> Timeline:
         .order_by("hour")
         .values_list("hour", "n")
     )
-    answered = stats.tasks * pool.overlap - stats.answers_needed
-    return Timeline(
-        hours=[h for h, _ in rows],
-        counts=[n for _, n in rows],
-        needed_total=max(answered + stats.answers_needed, 1),
+    return Timeline(hours=[h for h, _ in rows], counts=[n for _, n in rows])
+
+
+@dataclass(frozen=True)
+class ProgressSeries:
+    start: datetime
+    end: datetime
+    points: list[tuple[float, int]]  # (share of the time from start to end, regular answers so far)
+    target: int  # regular answers the pool needs in all
+
+
+def pool_progress_series(*, pool: Pool, stats: PoolStats, now: datetime | None = None) -> ProgressSeries:
+    """Answers collected over time, in minutes, hours or days depending on how long the pool has run."""
+    now = now or timezone.now()
+    first = (
+        Answer.objects.filter(pool=pool, is_golden=False)
+        .order_by("submitted_at")
+        .values_list("submitted_at", flat=True)
+        .first()
     )
+    start = min(d for d in (pool.opened_at, first, now) if d is not None)
+    end = (
+        pool.closed_at if pool.closed_at and pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED) else now
+    )
+    age = end - start
+    if age <= timedelta(hours=6):
+        trunc, step = TruncMinute, timedelta(minutes=1)
+    elif age <= timedelta(days=14):
+        trunc, step = TruncHour, timedelta(hours=1)
+    else:
+        trunc, step = TruncDay, timedelta(days=1)
+    buckets = (
+        Answer.objects.filter(pool=pool, is_golden=False)
+        .annotate(bucket=trunc("submitted_at"))
+        .values("bucket")
+        .annotate(n=Count("id"))
+        .order_by("bucket")
+        .values_list("bucket", "n")
+    )
+    span = max((end - start).total_seconds(), 1.0)
+    points, total = [(0.0, 0)], 0
+    for bucket, count in buckets:
+        total += count
+        at = min(bucket + step, end)
+        points.append((max(0.0, min(1.0, (at - start).total_seconds() / span)), total))
+    if points[-1][0] < 1.0:
+        points.append((1.0, total))
+    answered = stats.tasks * pool.overlap - stats.answers_needed
+    return ProgressSeries(start=start, end=end, points=points, target=max(answered + stats.answers_needed, 1))
 
 
 def pool_label_distribution(*, pool: Pool) -> list[tuple[str, int]]:
@@ -337,7 +376,7 @@ class ResultPreview:
     votes: list[tuple[str, int]] = field(default_factory=list)
 
 
-def pool_results_preview(*, pool: Pool, limit: int = 20) -> list[ResultPreview]:
+def pool_results_preview(*, pool: Pool, limit: int = 12) -> list[ResultPreview]:
     """Tasks with answers, lowest confidence (majority share) first: where a second look pays off most."""
     answer_table = Answer._meta.db_table
     with connection.cursor() as cursor:

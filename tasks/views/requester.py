@@ -90,22 +90,22 @@ def _live_context(pool: Pool) -> dict[str, Any]:
 
 
 def _charts_context(pool: Pool, stats: dashboard.PoolStats) -> dict[str, Any]:
-    timeline = dashboard.pool_timeline(pool=pool, stats=stats)
+    timeline = dashboard.pool_timeline(pool=pool)
     recent_hours, recent_counts = timeline.hours[-48:], timeline.counts[-48:]
+    series = dashboard.pool_progress_series(pool=pool, stats=stats)
     skill = dashboard.pool_skill_histogram(pool=pool)
-    cumulative = timeline.cumulative()
     return {
         "progress_chart": charts.line_chart(
-            values=cumulative,
-            target=timeline.needed_total,
-            first_label=timeline.hours[0].strftime("%b %d %H:%M") if timeline.hours else "",
-            last_label=timeline.hours[-1].strftime("%b %d %H:%M") if timeline.hours else "",
-            title="Answers collected over time, against the answers the pool needs",
+            points=series.points,
+            target=series.target,
+            first_label=series.start.strftime("%b %d %H:%M"),
+            last_label=series.end.strftime("%b %d %H:%M"),
+            title="Answers collected over time, against the answers the pool needs (dashed)",
         ),
         "rate_chart": charts.bar_chart(
             values=recent_counts,
             labels=[h.strftime("%H:00") for h in recent_hours],
-            title="Answers per hour (last 48 hours with answers)",
+            title="Answers per hour (the last 48 hours with answers)",
             empty="No answers yet",
             label_every=max(1, len(recent_counts) // 8),
         ),

@@ -57,7 +57,8 @@ def test_dashboard_shows_progress_rate_spend_and_skill(requester):
     row = html[html.index(f'id="pool-{pool.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "2 / 4" in row and 'aria-valuenow="50"' in row
-    assert '<td class="num rate">0.0</td>' in row  # 2 answers in the last hour: 0.03 a minute
+    # Opened a moment ago: the pace is over the (one) minute since opening, not spread over an hour.
+    assert '<td class="num rate">2.0</td>' in row
     # Two answers at 0.10 + 0.01 fee spent, of 4 x 0.11 reserved.
     assert "0.22 / 0.44" in row
     assert "0.75" in row  # (2 + 1) / (2 + 2)

@@ -1,0 +1,133 @@
+"""The requester dashboard in a real browser: progress bars move while simulated workers answer."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from tasks import services
+from tasks.models import PoolStatus
+from tests.browser.conftest import login
+from tests.factories import PASSWORD, PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LABELS = ["OK", "Restricted", "Prohibited"]
+
+
+def simulated_workers(
+    pool_id: int, workers: list, stop: threading.Event, pause: float = 0.25
+) -> threading.Thread:
+    """Workers answering one task after another (a third of them careless), until told to stop or out of work."""
+
+    def run() -> None:
+        rng = random.Random(7)
+        try:
+            while not stop.is_set():
+                busy = False
+                for worker in workers:
+                    assignment = services.assignment_next(worker=worker, pool_id=pool_id)
+                    if assignment is None:
+                        continue
+                    busy = True
+                    good = assignment.task.golden_label or LABELS[assignment.task_id % 2]
+                    label = good if rng.random() < 0.8 else rng.choice(LABELS)
+                    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+                    time.sleep(pause)
+                if not busy:
+                    return
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def progress_of(page, pool_id: int) -> int:
+    return int(page.get_attribute(f"#pool-{pool_id} [role=progressbar]", "aria-valuenow"))
+
+
+def test_dashboard_progress_moves_while_workers_answer(page, shots):
+    requester = RequesterFactory(username="acme-ml")
+    requester.set_password(PASSWORD)
+    requester.save()
+    fund(requester, "500")
+    pool = PoolFactory(
+        requester=requester,
+        name="Marketplace listings",
+        labels=LABELS,
+        reward=Decimal("0.05"),
+        overlap=2,
+        golden_rate=0.2,
+        instructions="Is this listing allowed on the marketplace?",
+    )
+    for i in range(60):
+        TaskFactory(
+            pool=pool, data={"title": f"Listing {i}", "price": f"{10 + i}.00 EUR"}, external_id=f"L-{i}"
+        )
+    for i, label in enumerate(["OK", "Prohibited", "Restricted", "OK"]):
+        TaskFactory(pool=pool, golden_label=label, data={"title": f"Known listing {i}"})
+    services.pool_open(pool=pool)
+    for name, status in [("Street signs", None), ("Toxic comments", "paused"), ("Receipts", "draft")]:
+        other = PoolFactory(requester=requester, name=name, labels=LABELS, reward=Decimal("0.02"), overlap=1)
+        TaskFactory.create_batch(12, pool=other)
+        if status != "draft":
+            services.pool_open(pool=other)
+        if status == "paused":
+            services.pool_pause(pool=other)
+    workers = [WorkerFactory() for _ in range(4)]
+
+    login(page, requester.username, PASSWORD)
+    page.goto("/pools/")
+    assert progress_of(page, pool.pk) == 0
+    stop = threading.Event()
+    thread = simulated_workers(pool.pk, workers, stop)
+    try:
+        # htmx refreshes the rows every 5 s: the bar moves without a reload.
+        page.wait_for_function(
+            f"Number(document.querySelector('#pool-{pool.pk} [role=progressbar]').getAttribute('aria-valuenow')) > 0",
+            timeout=20_000,
+        )
+        first = progress_of(page, pool.pk)
+        page.wait_for_function(
+            f"Number(document.querySelector('#pool-{pool.pk} [role=progressbar]').getAttribute('aria-valuenow')) > {first}",
+            timeout=20_000,
+        )
+        assert progress_of(page, pool.pk) > first
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1, "no reload"
+        page.screenshot(path=shots / "dashboard-1-live.png", full_page=True)
+
+        page.select_option("#pool-status", "paused")
+        page.wait_for_selector(f"#pool-{pool.pk}", state="detached")
+        assert page.locator("#pool-rows tr").count() == 1 and "Toxic comments" in page.inner_text(
+            "#pool-rows"
+        )
+        page.select_option("#pool-status", "")
+        page.fill("#pool-search", "market")
+        page.wait_for_function("document.querySelectorAll('#pool-rows tr').length === 1")
+        page.fill(f"#pool-{pool.pk} input.priority", "80")
+        page.press(f"#pool-{pool.pk} input.priority", "Tab")
+        page.wait_for_function(f"document.querySelector('#pool-{pool.pk} input.priority').value === '80'")
+        time.sleep(0.5)
+
+        page.goto(f"/pools/{pool.pk}/")
+        before = int(page.get_attribute("#pool-progress-bar", "aria-valuenow"))
+        page.wait_for_function(
+            f"Number(document.querySelector('#pool-progress-bar').getAttribute('aria-valuenow')) > {before}",
+            timeout=20_000,
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    page.reload()
+    page.wait_for_selector("#pool-charts svg")
+    page.screenshot(path=shots / "dashboard-2-pool-page.png", full_page=True)
+    assert page.locator("#pool-charts svg").count() == 4
+    pool.refresh_from_db()
+    assert pool.priority == 80 and pool.status == PoolStatus.OPEN
