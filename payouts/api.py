@@ -15,11 +15,10 @@ from fairlabel.errors import ServiceError
 from fairlabel.permissions import IsRequester, IsWorker, request_user
 from payouts import selectors, services
 from payouts.models import Withdrawal
-from payouts.money import money_str, parse_money
+from payouts.money import money_str, parse_cents
 from tasks.selectors import pool_for_requester
 
 PAGE_SIZE = 50
-ONE_CENT = Decimal("0.01")
 
 
 def _iso(value: Any) -> str | None:
@@ -66,14 +65,10 @@ _withdrawal_detail = inline_serializer(
 
 
 def parse_withdrawal_amount(value: object) -> Decimal:
-    """Whole cents: a bank cannot pay a fraction of a cent (earnings may hold some; they stay available)."""
     try:
-        amount = parse_money(value, field="amount")
+        return parse_cents(value, field="amount")
     except ValueError as exc:
         raise ServiceError(code="invalid_amount", message=str(exc)) from None
-    if amount != amount.quantize(ONE_CENT):
-        raise ServiceError(code="invalid_amount", message='amount must be in whole cents, such as "12.50"')
-    return amount
 
 
 class WithdrawalListView(APIView):

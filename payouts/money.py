@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 
@@ -54,3 +54,19 @@ def parse_money(value: object, *, field: str, allow_zero: bool = False) -> Decim
     if amount >= Decimal("1000000000"):
         raise ValueError(f"{field} is too large")
     return amount
+
+
+CENT = Decimal("0.01")
+
+
+def parse_cents(value: object, *, field: str) -> Decimal:
+    """Money a bank can pay: whole cents (earnings may hold fractions of a cent; those stay available)."""
+    amount = parse_money(value, field=field)
+    if amount != amount.quantize(CENT):
+        raise ValueError(f'{field} must be in whole cents, such as "12.50"')
+    return amount
+
+
+def cents_floor(amount: Decimal) -> Decimal:
+    """The most of `amount` a bank can pay out."""
+    return amount.quantize(CENT, rounding=ROUND_DOWN)

@@ -201,6 +201,10 @@ class Billing:
     pools: list[PoolBilling] = field(default_factory=list)
     history: list[HistoryLine] = field(default_factory=list)
 
+    @property
+    def spent(self) -> Decimal:
+        return self.rewards + self.fees + self.top_ups
+
 
 WORKER_KINDS = (AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_PENDING)
 
@@ -323,3 +327,11 @@ def answers_to_review(*, pool: Pool, limit: int = 200) -> tuple[list[AnswerToRev
     answers = list(pending.select_related("task", "worker").order_by("submitted_at", "id")[:limit])
     window = timedelta(hours=pool.review_hours)
     return [AnswerToReview(answer=a, deadline=a.submitted_at + window) for a in answers], pending.count()
+
+
+def answer_pool_id(*, requester: User, answer_id: int) -> int | None:
+    return (
+        Answer.objects.filter(pk=answer_id, pool__requester=requester)
+        .values_list("pool_id", flat=True)
+        .first()
+    )
