@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views as account_views
+from fairness import views as fair_views
 from integrations import views as integration_views
 from tasks.views import requester as requester_views
 from tasks.views import worker as worker_views
@@ -31,4 +32,26 @@ urlpatterns = [
     path("webhooks/<int:webhook_id>/", integration_views.webhook_detail, name="webhook-detail"),
     path("webhooks/<int:webhook_id>/delete/", integration_views.webhook_delete, name="webhook-delete"),
     path("pools/<int:pool_id>/download/<str:kind>/", requester_views.pool_download, name="pool-download"),
+    # Fair work (issue 7).
+    path("decisions/", fair_views.decisions, name="fair-decisions"),
+    path("decisions/<int:decision_id>/appeal/", fair_views.decision_appeal, name="fair-decision-appeal"),
+    path("care/", fair_views.care, name="fair-care"),
+    path("ratings/", fair_views.ratings, name="fair-ratings"),
+    path("ratings/<int:requester_id>/", fair_views.rating_save, name="fair-rating-save"),
+    path("skill/", fair_views.quality, name="fair-quality"),
+    path("me/data/", fair_views.my_data, name="my-data"),
+    path("me/data/export/", fair_views.my_data_export, name="my-data-export"),
+    path("me/delete/", fair_views.account_delete, name="account-delete"),
+    path("fair-pay/", fair_views.requester_overview, name="fair-requester"),
+    path("pools/<int:pool_id>/reward/", fair_views.pool_reward, name="fair-pool-reward"),
+    path("appeals/", fair_views.appeals_queue, name="fair-appeals"),
+    path("appeals/<int:appeal_id>/decide/", fair_views.appeal_decide, name="fair-appeal-decide"),
+    path("staff/fairness/appeals/", fair_views.staff_appeals, name="staff-fair-appeals"),
+    path("staff/fairness/audit/", fair_views.staff_audit, name="staff-fair-audit"),
+    path("staff/fairness/blocks/", fair_views.staff_blocks, name="staff-fair-blocks"),
+    path(
+        "staff/fairness/blocks/<int:decision_id>/lift/",
+        fair_views.staff_block_lift,
+        name="staff-fair-block-lift",
+    ),
 ]

@@ -30,7 +30,7 @@ def answer(*, pool: Pool, worker: User, seconds: float, label: str = "OK") -> An
     return result
 
 
-def answers(*, pool: Pool, count: int, seconds: float, workers: list[User] | None = None) -> list[User]:
+def answers(*, pool: Pool, count: int, seconds: float, workers: list[Any] | None = None) -> list[Any]:
     """`count` answers spread over `workers` (new ones by default, one answer each), each taking `seconds`."""
     workers = workers or [WorkerFactory() for _ in range(count)]
     for i in range(count):

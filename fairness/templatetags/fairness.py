@@ -1,0 +1,58 @@
+"""Template helpers for fair work: image fields in tasks, human durations, the pool page's floor notice."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import template
+
+from fairness import pay
+from fairness.selectors import pool_fairness
+from tasks.models import Pool
+
+register = template.Library()
+
+_IMAGE_URL = re.compile(r"^https?://[^\s\"'<>]+\.(?:jpe?g|png|gif|webp)(?:\?[^\s\"'<>]*)?$", re.IGNORECASE)
+
+
+@register.filter
+def is_image_url(value: object) -> bool:
+    """An http(s) URL ending in .jpg/.jpeg/.png/.gif/.webp (a query string allowed): shown as an image."""
+    return isinstance(value, str) and bool(_IMAGE_URL.match(value.strip()))
+
+
+@register.filter
+def duration_human(seconds: int | float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} days"
+
+
+@register.inclusion_tag("fairness/_pool_pay.html")
+def pool_pay_notice(pool: Pool) -> dict[str, Any]:
+    """The requester's pool page: measured pay against the floor, and the way back if it is below."""
+    return {
+        "pool": pool,
+        "fair": pool_fairness(pool=pool),
+        "floor": pay.floor(),
+        "min_answers": pay.min_answers(),
+    }
+
+
+@register.simple_tag
+def pay_floor() -> Decimal:
+    return pay.floor()
+
+
+@register.simple_tag
+def floor_min_answers() -> int:
+    return pay.min_answers()
