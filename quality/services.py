@@ -205,6 +205,32 @@ def restriction_lift(*, restriction_id: int, reason: str, staff: User) -> Restri
 # -------------------------------------------------------------------------------------- dynamic overlap
 
 
+def pool_quality_settings_problem(
+    *,
+    overlap: int,
+    min_skill: float,
+    min_golden: int,
+    target_confidence: float | None,
+    min_overlap: int | None,
+) -> tuple[str, str] | None:
+    """(field, message) for quality settings that cannot work together, or None."""
+    perfect = skill_verdict(
+        answered=min_golden, correct=min_golden, min_skill=min_skill, min_golden=min_golden
+    )
+    if perfect.restrict:
+        return (
+            "min_skill",
+            f"With min_golden={min_golden}, even a worker who answers every golden item correctly has skill "
+            f"({min_golden} + 1) / ({min_golden} + 2) = {perfect.skill:.2f}, below min_skill={min_skill}: "
+            "everyone would be restricted. Raise min_golden or lower min_skill.",
+        )
+    if min_overlap is not None and target_confidence is None:
+        return ("min_overlap", "min_overlap only applies together with target_confidence.")
+    if min_overlap is not None and min_overlap > overlap:
+        return ("min_overlap", f"min_overlap ({min_overlap}) cannot exceed overlap ({overlap}).")
+    return None
+
+
 def min_overlap_for(pool: Pool) -> int:
     """Answers a task needs before its confidence may stop it (1 when the pool does not say)."""
     return max(1, min(pool.min_overlap or 1, pool.overlap))
