@@ -39,6 +39,28 @@ class PoolCreateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(min_value=0, max_value=100, default=50)
     golden_rate = serializers.FloatField(min_value=0, max_value=0.5, default=0.1)
     assignment_ttl = serializers.IntegerField(min_value=10, max_value=86400, default=600)
+    # Quality (issue 4): the golden-skill rule, the fast-answer flag, aggregation and dynamic overlap.
+    min_skill = serializers.FloatField(min_value=0, max_value=1, default=0.7)
+    min_golden = serializers.IntegerField(min_value=1, max_value=1000, default=5)
+    min_seconds = serializers.FloatField(min_value=0, max_value=3600, allow_null=True, default=None)
+    aggregation_method = serializers.ChoiceField(choices=["ds", "mv", "wawa"], default="ds")
+    target_confidence = serializers.FloatField(min_value=0.5, max_value=1, allow_null=True, default=None)
+    min_overlap = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, default=None)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        from quality.services import pool_quality_settings_problem
+
+        problem = pool_quality_settings_problem(
+            overlap=data["overlap"],
+            min_skill=data["min_skill"],
+            min_golden=data["min_golden"],
+            target_confidence=data["target_confidence"],
+            min_overlap=data["min_overlap"],
+        )
+        if problem is not None:
+            field, message = problem
+            raise serializers.ValidationError({field: [message]})
+        return data
 
     def validate_labels(self, labels: list[str]) -> list[str]:
         cleaned = [label.strip() for label in labels]
@@ -71,6 +93,13 @@ def pool_json(pool: Pool) -> dict[str, Any]:
             "answers": progress.answers,
         },
         "budget": {"reserved": money_str(budget.reserved), "spent": money_str(budget.spent)},
+        # Quality settings (issue 4).
+        "min_skill": pool.min_skill,
+        "min_golden": pool.min_golden,
+        "min_seconds": pool.min_seconds,
+        "aggregation_method": pool.aggregation_method,
+        "target_confidence": pool.target_confidence,
+        "min_overlap": pool.min_overlap,
         # Pay against the floor (issue 7): effective_hourly_pay, below_floor, floor_reward.
         **pool_pay_json(pool_fairness(pool=pool)),
     }
