@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db import connection
-from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast
 
 from accounts.models import Role, User
@@ -154,17 +154,6 @@ def _stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
 def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
     run = pool_aggregation_compute(pool=pool, method=method)
     result = run.result
-    by_task = {
-        task: (label, confidence, answers)
-        for task, label, confidence, answers in zip(
-            run.task_id.tolist(),
-            result.labels.tolist(),
-            result.confidence.tolist(),
-            result.answers.tolist(),
-            strict=True,
-        )
-        if answers > 0
-    }
     labels = pool.labels
     tasks = (
         Task.objects.filter(pool=pool, golden_label__isnull=True)
@@ -172,8 +161,9 @@ def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
         .values_list("id", "external_id")
     )
     for task_id, external_id in tasks.iterator(chunk_size=5000):
-        found = by_task.get(task_id)
-        if found is None:
+        code = int(np.searchsorted(run.task_id, task_id))  # run.task_id is sorted
+        known = code < run.task_id.size and run.task_id[code] == task_id and result.answers[code] > 0
+        if not known:
             yield {
                 "task_id": task_id,
                 "external_id": external_id,
@@ -182,13 +172,12 @@ def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
                 "answers": 0,
             }
             continue
-        label, confidence, answers = found
         yield {
             "task_id": task_id,
             "external_id": external_id,
-            "label": labels[label],
-            "confidence": round(confidence, 6),
-            "answers": answers,
+            "label": labels[int(result.labels[code])],
+            "confidence": round(float(result.confidence[code]), 6),
+            "answers": int(result.answers[code]),
         }
 
 
@@ -197,6 +186,15 @@ def pool_results_as_of(*, pool: Pool) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------------------- restrictions
+
+
+def pools_unrestricted_for_worker(*, pools: QuerySet[Pool], worker: User) -> QuerySet[Pool]:
+    """Leave out the pools this worker is restricted from (by the pool's own or a platform-wide
+    restriction); part of the claim's pool query, not a query of its own."""
+    active = Restriction.objects.filter(worker=worker, lifted_at__isnull=True).filter(
+        Q(pool=OuterRef("pk")) | Q(pool__isnull=True)
+    )
+    return pools.exclude(Exists(active))
 
 
 def restriction_active_for(*, worker: User, pool: Pool) -> Restriction | None:
