@@ -9,7 +9,20 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -202,14 +215,15 @@ def decisions_for_worker(*, worker: User) -> QuerySet[Decision]:
 
 
 def appeals_queue_for(*, user: User, status: str = AppealStatus.PENDING) -> QuerySet[Appeal]:
-    """The appeals this person decides: staff get restrictions and blocks, a requester their pools' rejections."""
+    """The appeals this person decides: a requester their pools' rejections; staff restrictions and blocks first,
+    then rejection appeals, which staff may also decide as the platform's arbiter."""
     appeals = Appeal.objects.filter(status=status).select_related(
-        "decision", "decision__pool", "decision__worker"
+        "decision", "decision__pool", "decision__worker", "decision__answer__task"
     )
     if user.is_staff:
-        appeals = appeals.filter(decision__kind__in=[DecisionKind.RESTRICTION, DecisionKind.BLOCK])
-    else:
-        appeals = appeals.filter(decision__kind=DecisionKind.REJECTION, decision__pool__requester=user)
+        rejections_last = Case(When(decision__kind=DecisionKind.REJECTION, then=Value(1)), default=Value(0))
+        return appeals.order_by(rejections_last, "created_at", "id")
+    appeals = appeals.filter(decision__kind=DecisionKind.REJECTION, decision__pool__requester=user)
     return appeals.order_by("created_at", "id")
 
 

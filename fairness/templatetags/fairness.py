@@ -56,3 +56,9 @@ def pay_floor() -> Decimal:
 @register.simple_tag
 def floor_min_answers() -> int:
     return pay.min_answers()
+
+
+@register.filter
+def figure_label(key: object) -> str:
+    """ "duration_seconds" -> "Duration seconds": the figures' keys as words."""
+    return str(key).replace("_", " ").capitalize()

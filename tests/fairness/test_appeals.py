@@ -62,7 +62,10 @@ def test_requester_upholds_a_rejection_appeal_and_the_worker_is_paid_from_the_re
     decision = Decision.objects.get(worker=worker)
     appeal = appeal_file(worker=worker, decision_id=decision.pk, message="It matches.")
     assert list(appeals_queue_for(user=pool.requester)) == [appeal]
-    assert list(appeals_queue_for(user=StaffFactory())) == []  # rejections go to the requester
+    assert list(appeals_queue_for(user=RequesterFactory())) == []  # only that pool's requester
+    assert list(appeals_queue_for(user=StaffFactory())) == [
+        appeal
+    ]  # staff arbitrate too, after their own queue
     with pytest.raises(ServiceError):  # a decision needs a written answer
         appeal_decide(decider=pool.requester, appeal_id=appeal.pk, uphold=True, response="  ")
     with pytest.raises(ServiceError) as stranger:
