@@ -415,6 +415,10 @@ class AnswerBesideConsensus:
     def agrees(self) -> bool | None:
         return None if self.consensus is None else self.answer.label == self.consensus
 
+    @property
+    def seconds(self) -> float:
+        return self.answer.duration_ms / 1000
+
 
 @dataclass(frozen=True)
 class WorkerReview:
@@ -526,3 +530,33 @@ def staff_pool_summaries() -> list[PoolQualitySummary]:
         )
         for p in pools
     ]
+
+
+def pools_worked_in(*, worker: User) -> QuerySet[Pool]:
+    return Pool.objects.filter(worker_stats__worker=worker).distinct().order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class AggregationStatus:
+    method: str
+    results_as_of: datetime | None
+    due_at: datetime | None
+    running: bool
+    last_run: Any  # AggregationRun | None
+
+
+def pool_aggregation_status(*, pool: Pool) -> AggregationStatus:
+    """How fresh the pool's stored results are, and what the latest run cost."""
+    from django.utils import timezone
+
+    from quality.models import AggregationRun
+
+    state = PoolAggregationState.objects.filter(pool=pool).first()
+    last_run = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id").first()
+    return AggregationStatus(
+        method=state.method if state is not None and state.method else pool.aggregation_method,
+        results_as_of=state.results_as_of if state is not None else None,
+        due_at=state.due_at if state is not None else None,
+        running=bool(state is not None and state.running_until and state.running_until > timezone.now()),
+        last_run=last_run,
+    )

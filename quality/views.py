@@ -1,0 +1,137 @@
+"""Quality pages (HTML): the worker's own skill and restrictions, and the staff quality review. Thin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from fairlabel.errors import ServiceError
+from fairlabel.web import AuthedRequest, worker_required
+from quality import selectors, services
+from quality.forms import ImposeForm, ReasonForm
+from quality.heatmap import heat_rows
+from quality.models import Restriction
+from tasks.models import Pool
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff only; anyone else logged in gets 403, anonymous visitors the login page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not getattr(request.user, "is_staff", False):
+            raise PermissionDenied("This page is for staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _page(request: HttpRequest) -> int:
+    raw = request.GET.get("page", "1")
+    return max(1, int(raw)) if raw.isdigit() else 1
+
+
+# ---------------------------------------------------------------------------------------------- worker
+
+
+@worker_required
+def worker_quality(request: AuthedRequest) -> HttpResponse:
+    return render(
+        request, "quality/worker_quality.html", {"quality": selectors.worker_quality(worker=request.user)}
+    )
+
+
+# ----------------------------------------------------------------------------------------------- staff
+
+
+def _worker_table_context(request: HttpRequest, *, pool: Pool | None) -> dict[str, Any]:
+    order = request.GET.get("order", "skill")
+    page = _page(request)
+    rows, has_next = selectors.staff_worker_rows(pool=pool, page=page, order=order)
+    return {"rows": rows, "page": page, "has_next": has_next, "order": order}
+
+
+@staff_required
+def staff_overview(request: AuthedRequest) -> HttpResponse:
+    context = _worker_table_context(request, pool=None)
+    context["pools"] = selectors.staff_pool_summaries()
+    return render(request, "quality/staff_overview.html", context)
+
+
+@staff_required
+def staff_pool(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    pool = get_object_or_404(Pool, pk=pool_id)
+    context = _worker_table_context(request, pool=pool)
+    context["pool"] = pool
+    context["state"] = selectors.pool_aggregation_status(pool=pool)
+    return render(request, "quality/staff_pool.html", context)
+
+
+@staff_required
+def staff_worker(request: AuthedRequest, worker_id: int) -> HttpResponse:
+    review = selectors.staff_worker_review(worker_id=worker_id)
+    confusions = [
+        {"view": c, "rows": heat_rows(labels=c.labels, matrix=c.matrix)}
+        for c in review.confusions
+        if len(c.matrix) == len(c.labels)
+    ]
+    return render(
+        request,
+        "quality/staff_worker.html",
+        {
+            "review": review,
+            "confusions": confusions,
+            "impose_form": ImposeForm(pools=selectors.pools_worked_in(worker=review.worker)),
+            "lift_form": ReasonForm(),
+        },
+    )
+
+
+@require_POST
+@staff_required
+def staff_restrict(request: AuthedRequest, worker_id: int) -> HttpResponse:
+    review = selectors.staff_worker_review(worker_id=worker_id, recent=0)
+    form = ImposeForm(request.POST, pools=selectors.pools_worked_in(worker=review.worker))
+    if not form.is_valid():
+        messages.error(request, "Choose a pool and give a reason: the worker reads it.")
+        return redirect("staff-quality-worker", worker_id=worker_id)
+    try:
+        services.restriction_impose(
+            worker=review.worker,
+            pool=form.cleaned_data["pool"],
+            reason=form.cleaned_data["reason"],
+            staff=request.user,
+        )
+        messages.success(
+            request, f"{review.worker.username} is restricted from {form.cleaned_data['pool'].name}."
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("staff-quality-worker", worker_id=worker_id)
+
+
+@require_POST
+@staff_required
+def staff_lift(request: AuthedRequest, restriction_id: int) -> HttpResponse:
+    restriction = get_object_or_404(Restriction, pk=restriction_id)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for lifting the restriction: the worker reads it.")
+        return redirect("staff-quality-worker", worker_id=restriction.worker_id)
+    try:
+        services.restriction_lift(
+            restriction_id=restriction.pk, reason=form.cleaned_data["reason"], staff=request.user
+        )
+        messages.success(request, "Restriction lifted. Golden answers from now on count afresh.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("staff-quality-worker", worker_id=restriction.worker_id)
