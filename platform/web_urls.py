@@ -4,6 +4,7 @@ from django.urls import path
 from accounts import views as account_views
 from fairness import views as fair_views
 from integrations import views as integration_views
+from quality import views as quality_views
 from tasks.views import requester as requester_views
 from tasks.views import worker as worker_views
 
@@ -53,5 +54,20 @@ urlpatterns = [
         "staff/fairness/blocks/<int:decision_id>/lift/",
         fair_views.staff_block_lift,
         name="staff-fair-block-lift",
+    ),
+    # Quality (issue 4): the worker's skill and restrictions; the staff quality review.
+    path("quality/", quality_views.worker_quality, name="worker-quality"),
+    path("staff/quality/", quality_views.staff_overview, name="staff-quality"),
+    path("staff/quality/pools/<int:pool_id>/", quality_views.staff_pool, name="staff-quality-pool"),
+    path("staff/quality/workers/<int:worker_id>/", quality_views.staff_worker, name="staff-quality-worker"),
+    path(
+        "staff/quality/workers/<int:worker_id>/restrict/",
+        quality_views.staff_restrict,
+        name="staff-quality-restrict",
+    ),
+    path(
+        "staff/quality/restrictions/<int:restriction_id>/lift/",
+        quality_views.staff_lift,
+        name="staff-quality-lift",
     ),
 ]

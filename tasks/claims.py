@@ -1,23 +1,39 @@
-"""Claiming work: which task a worker gets next, taken under row locks so no task is over-assigned.
+"""Claiming work: which task a worker gets next, taken so that no task is ever over-assigned.
 
-Correct by construction: a claim takes a place from `Task.remaining` under `FOR UPDATE SKIP LOCKED` and the
-check constraint keeps it from going below zero; the unique (task, worker) index stops any repeat.
+Correct by construction, whatever requests run at the same time:
+- a claim takes a place from `Task.remaining` under `FOR UPDATE SKIP LOCKED`, and the check constraint
+  `remaining >= 0` makes a negative count, and so an extra answer, impossible;
+- the unique (task, worker) index stops any repeat: a skipped, expired or golden task never comes back;
+- the partial unique index on (worker) for active assignments allows one task in hand per worker, so two
+  claims by the same worker at once cannot both succeed (the loser is given the winner's assignment).
+
+Expired assignments give their place back without any sweep: the next claimer in the pool takes the place over
+(the old assignment becomes `expired`, `remaining` is unchanged), and a worker's own expired assignment is
+expired before they claim again. The periodic tidy-up only keeps the table honest.
+
+On PostgreSQL a claim in a pool is one statement (`_REGULAR_SQL` or `_GOLDEN_SQL`): the whole claim is a few
+milliseconds of Python, and its database cost does not depend on the pool's size (see docs/benchmarks.md).
+Elsewhere (SQLite for `make run`, where writers are serialised anyway) the same steps run through the ORM.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
-from typing import Any
+import json
+from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef
 
 from accounts.models import User
 from tasks.models import Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
 
+# Database vendors that take the one-statement path; tests empty it to run the ORM path on PostgreSQL too.
+SQL_VENDORS: frozenset[str] = frozenset({"postgresql"})
 
-def golden_due(*, stats: WorkerPoolStats, pool: Pool) -> bool:
-    """Is this worker's next task in the pool a golden one?
+
+def golden_due(*, worker_id: int, pool: Pool, claimed: int, golden_claimed: int) -> bool:
+    """Is this worker's next task in the pool a golden one, given what they have claimed there so far?
 
     The worker's stream is cut into blocks of about 1/golden_rate tasks; each block holds one golden item at
     a position drawn from a hash of (worker, pool, block), so the first block always includes one and the
@@ -26,14 +42,32 @@ def golden_due(*, stats: WorkerPoolStats, pool: Pool) -> bool:
     if pool.golden_rate <= 0:
         return False
     block_size = max(1, round(1 / pool.golden_rate))
-    block, offset = divmod(stats.claimed, block_size)
-    if stats.golden_claimed > block:
+    block, offset = divmod(claimed, block_size)
+    if golden_claimed > block:
         return False
-    digest = hashlib.blake2b(f"{stats.worker_id}:{pool.pk}:{block}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{worker_id}:{pool.pk}:{block}".encode(), digest_size=8).digest()
     return offset >= int.from_bytes(digest, "big") % block_size
 
 
-def expire_own_stale(*, worker: User, now: Any) -> None:
+def assignment_held(*, worker: User, now: datetime) -> Assignment | None:
+    """The worker's unexpired active assignment, if any. An expired one is expired here, its place returned."""
+    with connection.cursor() as cursor:
+        # Raw SQL because this runs before every claim and usually finds nothing: the ORM would cost more
+        # Python than the query costs the database. The partial unique index on active assignments serves it.
+        cursor.execute(
+            "SELECT id, expires_at > %s FROM tasks_assignment WHERE worker_id = %s AND status = %s",
+            [connection.ops.adapt_datetimefield_value(now), worker.pk, AssignmentStatus.ACTIVE.value],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if row[1]:
+        return Assignment.objects.select_related("task", "pool").filter(pk=row[0]).first()
+    expire_own_stale(worker=worker, now=now)
+    return None
+
+
+def expire_own_stale(*, worker: User, now: datetime) -> None:
     """Give back the places of this worker's expired assignments (no sweep needed for that)."""
     stale = list(
         Assignment.objects.select_for_update()
@@ -53,7 +87,161 @@ def expire(*, assignment: Assignment) -> None:
         Task.objects.filter(pk=assignment.task_id).update(remaining=F("remaining") + 1)
 
 
-def _claim_golden(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
+def claim_in_pool(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
+    """A new assignment for the worker in this pool (golden when due), or None if the pool has nothing for them.
+
+    Must run inside a transaction, after `assignment_held` found nothing.
+    """
+    if connection.vendor in SQL_VENDORS:
+        return _claim_sql(pool=pool, worker=worker, now=now)
+    return _claim_orm(pool=pool, worker=worker, now=now)
+
+
+# ------------------------------------------------------------------------------------ PostgreSQL: one statement
+
+# The "seen" test is `NOT EXISTS (... OFFSET 0)`: the OFFSET keeps PostgreSQL from turning it into an anti-join,
+# which it may plan as a scan of all of the worker's (or every) assignment per claim; as a per-row subplan it is
+# one probe of the unique (task, worker) index for each candidate, and claimers only look at a few candidates.
+
+_REGULAR_SQL = """
+WITH expired AS (
+    -- A place left behind by an expired assignment comes first: its task is already under way.
+    SELECT a.id, a.task_id
+    FROM tasks_assignment a
+    WHERE a.pool_id = %(pool)s AND a.status = 'active' AND NOT a.is_golden AND a.expires_at <= %(now)s
+      AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
+                      WHERE s.task_id = a.task_id AND s.worker_id = %(worker)s OFFSET 0)
+    ORDER BY a.expires_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), released AS (
+    UPDATE tasks_assignment a SET status = 'expired' FROM expired WHERE a.id = expired.id
+    RETURNING a.task_id
+), fresh AS (
+    -- Otherwise a free place, fewest left first (tasks under way before new ones, so results arrive early).
+    SELECT t.id
+    FROM tasks_task t
+    WHERE NOT EXISTS (SELECT 1 FROM expired)
+      AND t.pool_id = %(pool)s AND t.remaining > 0 AND t.golden_label IS NULL
+      AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
+                      WHERE s.task_id = t.id AND s.worker_id = %(worker)s OFFSET 0)
+    ORDER BY t.remaining, t.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE tasks_task t SET remaining = t.remaining - 1 FROM fresh WHERE t.id = fresh.id
+    RETURNING t.id
+), chosen AS (
+    SELECT task_id FROM released UNION ALL SELECT id FROM taken
+), created AS (
+    INSERT INTO tasks_assignment (task_id, pool_id, worker_id, status, is_golden, created_at, expires_at)
+    SELECT task_id, %(pool)s, %(worker)s, 'active', false, %(now)s, %(expires)s FROM chosen
+    RETURNING id, task_id
+), counted AS (
+    INSERT INTO tasks_workerpoolstats
+        (worker_id, pool_id, claimed, golden_claimed, answers, golden_answered, golden_correct)
+    SELECT %(worker)s, %(pool)s, 1, 0, 0, 0, 0 FROM created
+    ON CONFLICT (worker_id, pool_id) DO UPDATE SET claimed = tasks_workerpoolstats.claimed + 1
+)
+SELECT created.id, created.task_id, t.data FROM created JOIN tasks_task t ON t.id = created.task_id
+"""
+
+_GOLDEN_SQL = """
+WITH picked AS (
+    -- Golden items are shown to many workers, so no row lock: the least-answered one this worker has not seen.
+    SELECT t.id
+    FROM tasks_task t
+    WHERE t.pool_id = %(pool)s AND t.golden_label IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
+                      WHERE s.task_id = t.id AND s.worker_id = %(worker)s OFFSET 0)
+    ORDER BY t.answers_count, t.id
+    LIMIT 1
+), slot AS (
+    -- Golden answers are paid from the pool's reservation: take one of the slots it paid for, or serve none.
+    UPDATE tasks_pool SET golden_slots_left = golden_slots_left - 1
+    WHERE id = %(pool)s AND golden_slots_left > 0 AND EXISTS (SELECT 1 FROM picked)
+    RETURNING id
+), created AS (
+    INSERT INTO tasks_assignment (task_id, pool_id, worker_id, status, is_golden, created_at, expires_at)
+    SELECT picked.id, %(pool)s, %(worker)s, 'active', true, %(now)s, %(expires)s FROM picked, slot
+    RETURNING id, task_id
+), counted AS (
+    INSERT INTO tasks_workerpoolstats
+        (worker_id, pool_id, claimed, golden_claimed, answers, golden_answered, golden_correct)
+    SELECT %(worker)s, %(pool)s, 1, 1, 0, 0, 0 FROM created
+    ON CONFLICT (worker_id, pool_id) DO UPDATE
+        SET claimed = tasks_workerpoolstats.claimed + 1, golden_claimed = tasks_workerpoolstats.golden_claimed + 1
+)
+SELECT created.id, created.task_id, t.data FROM created JOIN tasks_task t ON t.id = created.task_id
+"""
+
+
+def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
+    expires_at = now + timedelta(seconds=pool.assignment_ttl)
+    params: dict[str, int | datetime] = {
+        "pool": pool.pk,
+        "worker": worker.pk,
+        "now": now,
+        "expires": expires_at,
+    }
+    with connection.cursor() as cursor:
+        golden = False
+        if pool.golden_rate > 0:
+            cursor.execute(
+                "SELECT claimed, golden_claimed FROM tasks_workerpoolstats WHERE worker_id = %s AND pool_id = %s",
+                [worker.pk, pool.pk],
+            )
+            claimed, golden_claimed = cursor.fetchone() or (0, 0)
+            golden = golden_due(
+                worker_id=worker.pk, pool=pool, claimed=claimed, golden_claimed=golden_claimed
+            )
+        row = None
+        if golden:
+            cursor.execute(_GOLDEN_SQL, params)
+            row = cursor.fetchone()
+        if row is None:
+            golden = False
+            cursor.execute(_REGULAR_SQL, params)
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    assignment_id, task_id, data = row
+    # Built from the statement's own result rather than read back: the caller renders it as it is.
+    task = Task.from_db(
+        connection.alias,
+        ["id", "pool_id", "data"],
+        [task_id, pool.pk, json.loads(data) if isinstance(data, str) else data],
+    )
+    assignment = Assignment.from_db(
+        connection.alias,
+        ["id", "task_id", "pool_id", "worker_id", "status", "is_golden", "created_at", "expires_at"],
+        [assignment_id, task_id, pool.pk, worker.pk, AssignmentStatus.ACTIVE.value, golden, now, expires_at],
+    )
+    assignment.task = task
+    assignment.pool = pool
+    assignment.worker = worker
+    return assignment
+
+
+# ------------------------------------------------------------------------------------------- ORM (SQLite)
+
+
+def _claim_orm(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
+    stats, _ = WorkerPoolStats.objects.get_or_create(worker=worker, pool=pool)
+    assignment = None
+    if golden_due(worker_id=worker.pk, pool=pool, claimed=stats.claimed, golden_claimed=stats.golden_claimed):
+        assignment = _claim_golden_orm(pool=pool, worker=worker, now=now)
+    if assignment is None:
+        assignment = _claim_regular_orm(pool=pool, worker=worker, now=now)
+    if assignment is None:
+        return None
+    WorkerPoolStats.objects.filter(pk=stats.pk).update(
+        claimed=F("claimed") + 1, golden_claimed=F("golden_claimed") + int(assignment.is_golden)
+    )
+    return Assignment.objects.select_related("task", "pool").get(pk=assignment.pk)
+
+
+def _claim_golden_orm(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
     seen = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
     task = (
         Task.objects.filter(pool=pool, golden_label__isnull=False)
@@ -78,7 +266,7 @@ def _claim_golden(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
     )
 
 
-def _claim_regular(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
+def _claim_regular_orm(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
     expires_at = now + timedelta(seconds=pool.assignment_ttl)
     # First a place left behind by an expired assignment: that task is already under way.
     seen_task = Assignment.objects.filter(task=OuterRef("task_id"), worker=worker)
@@ -110,19 +298,3 @@ def _claim_regular(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
     return Assignment.objects.create(
         task=task, pool=pool, worker=worker, created_at=now, expires_at=expires_at
     )
-
-
-def claim_in_pool(*, pool: Pool, worker: User, now: Any) -> Assignment | None:
-    stats, _ = WorkerPoolStats.objects.get_or_create(worker=worker, pool=pool)
-    stats = WorkerPoolStats.objects.select_for_update().get(pk=stats.pk)
-    assignment = None
-    if golden_due(stats=stats, pool=pool):
-        assignment = _claim_golden(pool=pool, worker=worker, now=now)
-    if assignment is None:
-        assignment = _claim_regular(pool=pool, worker=worker, now=now)
-    if assignment is None:
-        return None
-    WorkerPoolStats.objects.filter(pk=stats.pk).update(
-        claimed=F("claimed") + 1, golden_claimed=F("golden_claimed") + int(assignment.is_golden)
-    )
-    return assignment

@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -236,24 +236,40 @@ def pool_complete_if_done(*, pool_id: int) -> bool:
 # ---------------------------------------------------------------------------------------------- assignment
 
 
-@transaction.atomic
 def assignment_next(*, worker: User, pool_id: int | None = None) -> Assignment | None:
     """The worker's current assignment, or a new one from the open pools they may work on, or None."""
+    return _assignment_next(worker=worker, pool_id=pool_id, prefer_pool_id=None)
+
+
+def _assignment_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None) -> Assignment | None:
+    try:
+        return _claim_next(worker=worker, pool_id=pool_id, prefer_pool_id=prefer_pool_id)
+    except IntegrityError:
+        # Two requests of the same worker claimed at once (a double click, two tabs): the unique indexes let
+        # one of them commit; the other is given that assignment rather than an error.
+        with transaction.atomic():
+            held = claims.assignment_held(worker=worker, now=timezone.now())
+        if held is None:
+            raise
+        return held
+
+
+@transaction.atomic
+def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None) -> Assignment | None:
     from tasks.selectors import pools_open_for_worker
 
     now = timezone.now()
-    current = (
-        Assignment.objects.filter(worker=worker, status=AssignmentStatus.ACTIVE, expires_at__gt=now)
-        .select_related("task", "pool")
-        .first()
-    )
-    if current is not None:
-        return current
-    claims.expire_own_stale(worker=worker, now=now)
-    for pool in pools_open_for_worker(worker=worker, pool_id=pool_id):
+    held = claims.assignment_held(worker=worker, now=now)
+    if held is not None:
+        return held
+    # The one place that decides which pools a worker may take from (status, fairness, quality restrictions).
+    pools = pools_open_for_worker(worker=worker, pool_id=pool_id)
+    if prefer_pool_id is not None:
+        pools.sort(key=lambda pool: pool.pk != prefer_pool_id)  # stable: the others keep their priority order
+    for pool in pools:
         assignment = claims.claim_in_pool(pool=pool, worker=worker, now=now)
         if assignment is not None:
-            return Assignment.objects.select_related("task", "pool").get(pk=assignment.pk)
+            return assignment
     return None
 
 
@@ -363,10 +379,12 @@ def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer
 def assignment_submit_and_next(
     *, worker: User, assignment_id: int, label: str
 ) -> tuple[Answer, Assignment | None]:
-    """Submit, then claim the next task (same pool first), so the annotator shows it without a second request."""
+    """Submit, then claim the next task (same pool first, then any pool), so the annotator needs no second request.
+
+    Two transactions: the answer is committed and paid before the claim, whatever becomes of the claim.
+    """
     answer = assignment_submit(worker=worker, assignment_id=assignment_id, label=label)
-    following = assignment_next(worker=worker, pool_id=answer.pool_id) or assignment_next(worker=worker)
-    return answer, following
+    return answer, _assignment_next(worker=worker, pool_id=None, prefer_pool_id=answer.pool_id)
 
 
 @transaction.atomic
