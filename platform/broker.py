@@ -35,6 +35,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("fairness.actors:pools_pay_refresh", 60),
     PeriodicJob("fairness.actors:requesters_stats_refresh", 300),
     PeriodicJob("fairness.actors:decisions_sync", 60),
+    # Issue 4: resend aggregation runs whose message was lost; run pools whose answers are newer than their results.
+    PeriodicJob("quality.actors:aggregations_catch_up", 60),
 ]
 
 
