@@ -37,14 +37,16 @@ def duration_human(seconds: int | float | None) -> str:
     return f"{round(seconds / 86400)} days"
 
 
-@register.inclusion_tag("fairness/_pool_pay.html")
-def pool_pay_notice(pool: Pool) -> dict[str, Any]:
+@register.inclusion_tag("fairness/_pool_pay.html", takes_context=True)
+def pool_pay_notice(context: template.Context, pool: Pool) -> dict[str, Any]:
     """The requester's pool page: measured pay against the floor, and the way back if it is below."""
     return {
         "pool": pool,
         "fair": pool_fairness(pool=pool),
         "floor": pay.floor(),
         "min_answers": pay.min_answers(),
+        "currency": context.get("currency", ""),
+        "csrf_token": context.get("csrf_token"),
     }
 
 

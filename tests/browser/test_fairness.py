@@ -187,3 +187,30 @@ def test_feed_and_annotator_with_care_and_the_pay_floor(page, shots, settings):
     page.click(".reveal")
     page.wait_for_function("getComputedStyle(document.querySelector('.reveal img')).filter === 'none'")
     page.screenshot(path=shots / "fairness-9-revealed.png", full_page=True)
+
+
+def test_requester_learns_why_a_pool_left_the_feed_and_raises_the_reward(page, shots, settings):
+    settings.MIN_HOURLY_PAY = Decimal("8.00")
+    pool = PoolFactory(name="Receipts", reward=Decimal("0.01"), labels=["Food", "Other"])
+    TaskFactory.create_batch(30, pool=pool)
+    fund(pool.requester, "10")
+    pool_open(pool=pool)
+    for _ in range(20):
+        other = WorkerFactory()
+        assignment = assignment_next(worker=other, pool_id=pool.pk)
+        assignment_submit(worker=other, assignment_id=assignment.pk, label="Food")
+    Answer.objects.filter(pool=pool).update(duration_ms=9_000)  # 4.00/h
+    pools_pay_refresh()
+    login(page, pool.requester.username, PASSWORD)
+    page.goto(f"/pools/{pool.pk}/")
+    notice = page.inner_text("#pool-pay")
+    assert (
+        "This pool is hidden from workers" in notice and "4.00 USD/h" in notice and "0.02 or more" in notice
+    )
+    page.screenshot(path=shots / "fairness-10-pool-below-floor.png", full_page=True)
+    page.click("#pool-pay button")
+    page.wait_for_selector("text=back on the feed")
+    assert "8.00 USD/h" in page.inner_text("#pool-pay")
+    page.screenshot(path=shots / "fairness-11-pool-raised.png", full_page=True)
+    page.goto("/fair-pay/")
+    page.screenshot(path=shots / "fairness-12-fair-pay.png", full_page=True)
