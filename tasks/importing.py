@@ -16,6 +16,7 @@ from typing import IO, Any
 import ijson
 
 from fairlabel.errors import ServiceError
+from fairlabel.parsers import json_problem
 
 MAX_FIELD_LENGTH = 200
 MAX_TASK_DATA_BYTES = 64 * 1024
@@ -67,6 +68,11 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
     data = raw.get("data")
     if not isinstance(data, dict) or not data:
         raise _bad_row(row, 'missing data: "data" must be a non-empty object')
+    # Nesting too deep for the JSON encoder, and lone surrogates PostgreSQL cannot store, failed later with a
+    # 500; the same rule as for API bodies (fairlabel.parsers).
+    problem = json_problem(data)
+    if problem is not None:
+        raise _bad_row(row, f"data: {problem}")
     try:
         data_json = json.dumps(data, ensure_ascii=False)
     except ValueError as exc:  # NaN and Infinity are not JSON; jsonb refuses them
@@ -88,6 +94,8 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
             raise _bad_row(row, f"external_id is longer than {MAX_FIELD_LENGTH} characters")
         if "\x00" in external_id:
             raise _bad_row(row, "external_id contains a NUL character")
+        if json_problem(external_id) is not None:
+            raise _bad_row(row, "external_id holds a character no database can store")
     return TaskRow(data=data, golden=golden, external_id=external_id or None, data_json=data_json)
 
 
