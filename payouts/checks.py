@@ -74,6 +74,11 @@ def _more(count: int) -> str:
 
 def ledger_problems() -> list[str]:
     """Every breach found, as sentences; an empty list means the ledger is whole."""
+    with _snapshot():
+        return _problems()
+
+
+def _problems() -> list[str]:
     problems: list[str] = []
 
     # 1. Every transaction sums to zero (the database also refuses an unbalanced one at commit).

@@ -401,8 +401,9 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
     answer = _answer_for_review(requester=requester, answer_id=answer_id)
     now = timezone.now()
     # Locked so that a pool closing at this moment releases its reservation before or after us, never
-    # between our reading its status and paying back into it.
-    pool = Pool.objects.select_for_update().get(pk=answer.pool_id)
+    # between our reading its status and paying back into it. NO KEY UPDATE: the inserts that reference the
+    # pool (answers, postings) take KEY SHARE on it, which a plain FOR UPDATE would block.
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=answer.pool_id)
     deadline = review_deadline(answer=answer, pool=pool)
     if now >= deadline:
         raise ServiceError(
@@ -410,6 +411,19 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
             message="The review window for this answer has ended, so it is accepted.",
             status_code=409,
             details={"deadline": deadline.isoformat()},
+        )
+    Answer.objects.filter(pk=answer.pk).update(
+        status=AnswerStatus.REJECTED, reviewed_at=now, reject_reason=reason
+    )
+    # The place goes back: another worker may answer the task, paid from the money returned below. Rows of
+    # tasks are changed before the accounts are locked, in the same order as a submit, so the two never
+    # wait on each other in a cycle.
+    if answer.is_golden:
+        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + 1)
+        Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") - 1)
+    else:
+        Task.objects.filter(pk=answer.task_id).update(
+            remaining=F("remaining") + 1, answers_count=F("answers_count") - 1
         )
     # Reverse exactly what the submit posted (the fee rate may have changed since), except that the pool's
     # share goes back to its reservation, or to the requester if the pool has stopped and released it.
@@ -431,17 +445,6 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
         idempotency_key=f"answer:{answer.pk}:reject",
         memo=f"answer {answer.pk} rejected",
     )
-    Answer.objects.filter(pk=answer.pk).update(
-        status=AnswerStatus.REJECTED, reviewed_at=now, reject_reason=reason
-    )
-    # The place goes back: another worker may answer the task, paid from the money just returned.
-    if answer.is_golden:
-        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + 1)
-        Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") - 1)
-    else:
-        Task.objects.filter(pk=answer.task_id).update(
-            remaining=F("remaining") + 1, answers_count=F("answers_count") - 1
-        )
     answer.status, answer.reviewed_at, answer.reject_reason = AnswerStatus.REJECTED, now, reason
     # The worker sees the rejection with its reason and figures, and may appeal it (issue 7).
     from fairness.services import decision_record_rejection
