@@ -36,7 +36,7 @@ _webhook_request = inline_serializer(
 class WebhookListView(APIView):
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="v1_webhooks_list", responses={200: dict})
     def get(self, request: Request) -> Response:
         webhooks = selectors.webhooks_for_requester(requester=request_user(request))
         return Response({"results": [webhook_json(w) for w in webhooks]})
