@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+MANAGE = Path(settings.BASE_DIR) / "manage.py"
+
+
+def production_env(**changes: str | None) -> dict[str, str]:
+    """The environment of a production host: no DEBUG, no test switch, a real key, a host name, the database."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "FAIRLABEL_TESTING", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="labels.example.com",
+        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel"),
+        DJANGO_SETTINGS_MODULE="fairlabel.settings",
+    )
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+_SHOW = """
+import json
+import django
+from django.conf import settings
+django.setup()
+names = {names!r}
+print(json.dumps({{name: getattr(settings, name, None) for name in names}}, default=str))
+"""
+
+
+def production_settings(*names: str, **env_changes: str | None) -> dict[str, Any]:
+    """Settings as a production process sees them (a fresh interpreter, production environment)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _SHOW.format(names=list(names))],
+        env=production_env(**env_changes),
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def fresh_cache() -> Any:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()
