@@ -79,6 +79,7 @@ APPEAL_DECIDER = Access(LOGIN, HIDDEN, HIDDEN, OK, HIDDEN, OK)
 APPEAL_QUEUE = Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)
 OWN_DATA = Access(LOGIN, OK, OK, OK, OK, FORBIDDEN)  # staff (role admin) hold no worker or requester data
 ADMIN = Access(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, ADMITTED)
+STAFF_ONLY = Access(LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
 
 # URL name -> {method: Access}. Methods not listed are not called (DRF and class-based views are checked to
 # list exactly the methods they implement).
@@ -141,6 +142,24 @@ MATRIX: dict[str, dict[str, Access]] = {
     "webhook-list": {"GET": REQUESTERS, "POST": REQUESTERS},
     "webhook-detail": {"GET": OWNER},
     "webhook-delete": {"POST": OWNER},
+    # Fair work (issue 7). HTML forms answer a refusal with a message and a redirect, so "no effect".
+    "fair-decisions": {"GET": WORKERS},
+    "fair-decision-appeal": {"POST": ASSIGNEE_PAGE},
+    "fair-care": {"GET": WORKERS, "POST": WORKERS},
+    "fair-ratings": {"GET": WORKERS},
+    "fair-rating-save": {"POST": WORKERS},
+    "fair-quality": {"GET": WORKERS},
+    "my-data": {"GET": OWN_DATA},
+    "my-data-export": {"GET": OWN_DATA},
+    "account-delete": {"POST": OWN_DATA},  # no password sent: refused with a message, nothing erased
+    "fair-requester": {"GET": REQUESTERS},
+    "fair-pool-reward": {"POST": OWNER},
+    "fair-appeals": {"GET": REQUESTERS},
+    "fair-appeal-decide": {"POST": Access(LOGIN, NO_EFFECT, NO_EFFECT, OK, NO_EFFECT, OK)},
+    "staff-fair-appeals": {"GET": STAFF_ONLY},
+    "staff-fair-audit": {"GET": STAFF_ONLY},
+    "staff-fair-blocks": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
+    "staff-fair-block-lift": {"POST": STAFF_ONLY},
     # The admin's own log-in and log-out pages are for everyone.
     "admin:login": {"GET": PUBLIC, "POST": PUBLIC},
     "admin:logout": {"POST": PUBLIC},
@@ -167,6 +186,13 @@ BODIES: dict[str, dict[str, Any]] = {
     "pool-priority": {"priority": "10"},
     "pool-instructions": {"instructions": "Changed."},
     "webhook-list": {"url": "https://hooks.example.com/new", "events": ["pool.completed"]},
+    "fair-decision-appeal": {"message": "Please look at this again."},
+    "fair-care": {"categories": [], "daily_cap": "40"},
+    "fair-rating-save": {"pay": "4", "clarity": "4", "fairness": "5", "speed": "3"},
+    "fair-pool-reward": {"reward": "0.06"},
+    "fair-appeal-decide": {"verdict": "deny", "response": "Checked again; the decision stands."},
+    "staff-fair-blocks": {"username": "nobody-by-that-name", "reason": "Testing the form."},
+    "staff-fair-block-lift": {"note": "Checked."},
 }
 
 
