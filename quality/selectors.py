@@ -212,11 +212,17 @@ def restriction_active_for(*, worker: User, pool: Pool) -> Restriction | None:
 
 @dataclass(frozen=True)
 class PoolSkill:
+    """A worker's standing in one pool. `verdict` counts what the skill rule counts: golden answers since
+    the last lift of a restriction (`counted_since`), or all of them if none was ever lifted."""
+
     pool: Pool
     answers: int
     flagged_fast: int
     verdict: SkillVerdict
     restriction: Restriction | None
+    counted_since: datetime | None = None
+    golden_answered_total: int = 0
+    golden_correct_total: int = 0
 
     @property
     def status(self) -> str:
@@ -237,9 +243,15 @@ class WorkerQuality:
 def worker_quality(*, worker: User) -> WorkerQuality:
     """What a worker sees about themselves: skill per pool with its counts, and every restriction."""
     restrictions = list(
-        Restriction.objects.filter(worker=worker).select_related("pool").order_by("-created_at", "-id")
+        Restriction.objects.filter(worker=worker)
+        .select_related("pool", "created_by", "lifted_by")
+        .order_by("-created_at", "-id")
     )
     active_by_pool = {r.pool_id: r for r in restrictions if r.is_active and r.pool_id is not None}
+    latest_lift: dict[int, Restriction] = {}
+    for r in restrictions:  # newest first: the first lifted one per pool is the latest lift
+        if r.pool_id is not None and r.lifted_at is not None:
+            latest_lift.setdefault(r.pool_id, r)
     flagged = dict(
         Answer.objects.filter(worker=worker, flagged_fast=True)
         .values("pool_id")
@@ -251,22 +263,33 @@ def worker_quality(*, worker: User) -> WorkerQuality:
         .select_related("pool")
         .order_by("-pool__created_at", "-id")
     )
-    pools = [
-        PoolSkill(
-            pool=s.pool,
-            answers=s.answers,
-            flagged_fast=flagged.get(s.pool_id, 0),
-            verdict=skill_verdict(
-                answered=s.golden_answered,
-                correct=s.golden_correct,
-                min_skill=s.pool.min_skill,
-                min_golden=s.pool.min_golden,
-            ),
-            restriction=active_by_pool.get(s.pool_id),
+    pools = []
+    for s in stats:
+        if not (s.answers or s.golden_answered or s.pool_id in active_by_pool):
+            continue
+        answered, correct, since = s.golden_answered, s.golden_correct, None
+        lift = latest_lift.get(s.pool_id)
+        if lift is not None and s.pool_id not in active_by_pool:
+            answered -= int(lift.lift_figures.get("golden_answered", 0))
+            correct -= int(lift.lift_figures.get("golden_correct", 0))
+            since = lift.lifted_at
+        pools.append(
+            PoolSkill(
+                pool=s.pool,
+                answers=s.answers,
+                flagged_fast=flagged.get(s.pool_id, 0),
+                verdict=skill_verdict(
+                    answered=max(0, answered),
+                    correct=max(0, correct),
+                    min_skill=s.pool.min_skill,
+                    min_golden=s.pool.min_golden,
+                ),
+                restriction=active_by_pool.get(s.pool_id),
+                counted_since=since,
+                golden_answered_total=s.golden_answered,
+                golden_correct_total=s.golden_correct,
+            )
         )
-        for s in stats
-        if s.answers or s.golden_answered or s.pool_id in active_by_pool
-    ]
     platform = next((r for r in restrictions if r.is_active and r.pool_id is None), None)
     return WorkerQuality(pools=pools, platform_restriction=platform, history=restrictions)
 
@@ -532,8 +555,12 @@ def staff_pool_summaries() -> list[PoolQualitySummary]:
     ]
 
 
-def pools_worked_in(*, worker: User) -> QuerySet[Pool]:
-    return Pool.objects.filter(worker_stats__worker=worker).distinct().order_by("-created_at", "-id")
+def pools_worked_in(*, worker: User, unrestricted: bool = False) -> QuerySet[Pool]:
+    pools = Pool.objects.filter(worker_stats__worker=worker)
+    if unrestricted:
+        active = Restriction.objects.filter(worker=worker, pool=OuterRef("pk"), lifted_at__isnull=True)
+        pools = pools.exclude(Exists(active))
+    return pools.distinct().order_by("-created_at", "-id")
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,9 @@ def staff_worker(request: AuthedRequest, worker_id: int) -> HttpResponse:
         {
             "review": review,
             "confusions": confusions,
-            "impose_form": ImposeForm(pools=selectors.pools_worked_in(worker=review.worker)),
+            "impose_form": ImposeForm(
+                pools=selectors.pools_worked_in(worker=review.worker, unrestricted=True)
+            ),
             "lift_form": ReasonForm(),
         },
     )
@@ -100,7 +102,7 @@ def staff_worker(request: AuthedRequest, worker_id: int) -> HttpResponse:
 @staff_required
 def staff_restrict(request: AuthedRequest, worker_id: int) -> HttpResponse:
     review = selectors.staff_worker_review(worker_id=worker_id, recent=0)
-    form = ImposeForm(request.POST, pools=selectors.pools_worked_in(worker=review.worker))
+    form = ImposeForm(request.POST, pools=selectors.pools_worked_in(worker=review.worker, unrestricted=True))
     if not form.is_valid():
         messages.error(request, "Choose a pool and give a reason: the worker reads it.")
         return redirect("staff-quality-worker", worker_id=worker_id)
