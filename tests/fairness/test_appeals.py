@@ -199,3 +199,28 @@ def test_a_quality_restriction_is_a_decision_and_an_upheld_appeal_lifts_it():
     imposed.refresh_from_db()
     assert imposed.reversed_at is not None
     assert Restriction.objects.count() == 2
+
+
+def test_the_periodic_sync_records_restrictions_made_elsewhere_and_their_lifts():
+    from django.utils import timezone
+
+    from fairness.services import decisions_sync_restrictions
+    from quality.models import Restriction
+
+    pool = open_pool(tasks=2)
+    worker, staff = WorkerFactory(), StaffFactory()
+    # Made outside quality's services (the admin site, a shell): no decision yet.
+    restriction = Restriction.objects.create(
+        worker=worker, pool=pool, kind="staff", reason="Spam answers.", created_by=staff
+    )
+    assert not Decision.objects.exists()
+    assert decisions_sync_restrictions() == 1
+    decision = Decision.objects.get(restriction_id=restriction.pk)
+    assert decision.reason == "Spam answers." and decision.created_by == staff
+    assert decisions_sync_restrictions() == 0  # safe to run again
+    Restriction.objects.filter(pk=restriction.pk).update(
+        lifted_at=timezone.now(), lifted_by=staff, lift_reason="Cleared."
+    )
+    assert decisions_sync_restrictions() == 1
+    decision.refresh_from_db()
+    assert decision.reversed_at is not None
