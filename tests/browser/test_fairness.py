@@ -214,3 +214,33 @@ def test_requester_learns_why_a_pool_left_the_feed_and_raises_the_reward(page, s
     page.screenshot(path=shots / "fairness-11-pool-raised.png", full_page=True)
     page.goto("/fair-pay/")
     page.screenshot(path=shots / "fairness-12-fair-pay.png", full_page=True)
+
+
+def test_worker_sees_their_skill_explained_and_the_golden_items_they_missed(page, shots):
+    pool = PoolFactory(name="Spam or not", reward=Decimal("0.03"), labels=["Spam", "Fine"], golden_rate=0.5)
+    TaskFactory.create_batch(4, pool=pool, data={"text": "Win a free phone now"})
+    TaskFactory.create_batch(4, pool=pool, golden_label="Spam", data={"text": "Claim your prize, click here"})
+    fund(pool.requester, "10")
+    pool_open(pool=pool)
+    worker = WorkerFactory()
+    while (assignment := assignment_next(worker=worker, pool_id=pool.pk)) is not None:
+        assignment_submit(worker=worker, assignment_id=assignment.pk, label="Fine")
+    from tasks.services import pool_close
+
+    pool_close(pool=pool)
+    missed = Answer.objects.filter(worker=worker, is_golden=True, correct=False).count()
+    assert missed >= 1
+    login(page, worker.username, PASSWORD)
+    page.goto("/skill/")
+    skills = page.inner_text("#skills")
+    assert "Spam or not" in skills and f"0 / {missed}" in skills and f"(0 + 1) / ({missed} + 2)" in skills
+    rows = page.inner_text("#missed")
+    assert "Claim your prize" in rows and "Spam" in rows and "Fine" in rows
+    page.screenshot(path=shots / "fairness-13-skill.png", full_page=True)
+    page.goto("/care/")
+    page.check("input[value=violence]")
+    page.fill("#daily_cap", "12")
+    page.click("text=Save")
+    page.wait_for_selector("text=Saved.")
+    assert page.is_checked("input[value=violence]") and page.input_value("#daily_cap") == "12"
+    page.screenshot(path=shots / "fairness-14-care.png", full_page=True)

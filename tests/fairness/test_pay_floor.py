@@ -140,3 +140,14 @@ def test_a_pool_closed_before_20_answers_owes_no_top_up(settings):
     pool_close(pool=pool)
     assert not PoolTopUp.objects.exists()
     assert not LedgerTransaction.objects.filter(kind=TransactionKind.TOP_UP).exists()
+
+
+def test_golden_mistakes_that_stand_between_a_worker_and_a_restriction():
+    from fairness.selectors import mistakes_to_restriction
+
+    # 9 of 10: (9 + 1) / (10 + k + 2) < 0.7 first at k = 3.
+    assert mistakes_to_restriction(answered=10, correct=9, min_skill=0.7, min_golden=5) == 3
+    # Not judged yet: at least enough golden answers to reach min_golden.
+    assert mistakes_to_restriction(answered=0, correct=0, min_skill=0.7, min_golden=5) == 5
+    assert mistakes_to_restriction(answered=4, correct=0, min_skill=0.7, min_golden=5) == 1
+    assert mistakes_to_restriction(answered=4, correct=4, min_skill=0, min_golden=5) is None
