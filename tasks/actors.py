@@ -12,6 +12,7 @@ def pool_check_completion(pool_id: int) -> None:
 
 @dramatiq.actor(max_retries=0)
 def assignments_tidy() -> None:
+    """Every minute (fairlabel.broker): expire what nobody took over. Claims never wait for this to run."""
     services.assignments_expire_stale()
 
 

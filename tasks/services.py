@@ -399,13 +399,27 @@ def assignment_skip(*, worker: User, assignment_id: int) -> None:
     Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SKIPPED)
 
 
+def assignments_expire_stale(*, batch: int = 200, limit: int = 20_000) -> int:
+    """The periodic tidy-up: claims already reuse expired places, this only keeps the table honest.
+
+    Short transactions of `batch` assignments, so no task row stays locked long enough to hold up a submit.
+    """
+    total = 0
+    while total < limit:
+        done = _expire_stale_batch(size=min(batch, limit - total))
+        total += done
+        if done < batch:
+            break
+    return total
+
+
 @transaction.atomic
-def assignments_expire_stale(*, limit: int = 1000) -> int:
-    """The periodic tidy-up: claims already reuse expired places, this only keeps the table honest."""
+def _expire_stale_batch(*, size: int) -> int:
     stale = list(
         Assignment.objects.select_for_update(skip_locked=True)
         .filter(status=AssignmentStatus.ACTIVE, expires_at__lte=timezone.now())
-        .only("id", "task_id", "pool_id", "is_golden")[:limit]
+        .order_by("expires_at")
+        .only("id", "task_id", "pool_id", "is_golden")[:size]
     )
     for assignment in stale:
         claims.expire(assignment=assignment)
