@@ -1,0 +1,583 @@
+"""Benchmark of the assignment feed (issue 3) against `make serve` on PostgreSQL.
+
+    make bench-assignment                                  # the defaults below, about 8 minutes
+    .venv/bin/python bench/assignment.py --duration 300    # longer realistic runs
+    .venv/bin/python bench/assignment.py --sizes 10000 --modes capacity
+
+For every pool size (default 10,000 and 1,000,000 regular tasks, overlap 3, golden rate 0.1):
+
+- realistic: many simulated workers (default 2,000), each thinking about 15 s (uniformly 7.5-22.5 s) before
+  submitting, so together they offer a fixed rate of next + submit cycles (2,000 / 15 s = 133 per second)
+  whatever the server's latency; p50/p95/p99 of next and of submit, measured after a warm-up.
+- capacity: N workers (default 50) with no think time: cycles per second; then the same clients calling the
+  trivial authenticated endpoint GET /api/v1/ping/ on the same server, so `ping/s / 2 / cycles/s` says how
+  many pairs of trivial requests one next + submit cycle costs.
+
+After each pool's runs the database is checked: tasks given more places or answers than max_answers, a
+worker meeting a task twice, and places that do not add up (remaining + active + submitted != max_answers).
+
+The load generator is one asyncio process with httpx.AsyncClient on the same two cores as the server and
+PostgreSQL; its own CPU share and the event loop's lag are printed so its weight on the figures is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import _common  # bench/ is on sys.path when this file is run as a script
+import httpx
+
+LABELS = ["OK", "Bad"]
+DATABASE_URL = _common.bench_database_url("assignment")
+
+
+@dataclass
+class Recorder:
+    """Latencies of requests that started inside the measurement window."""
+
+    window_start: float = 0.0
+    window_end: float = math.inf
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def inside(self, started: float) -> bool:
+        return self.window_start <= started < self.window_end
+
+    def record(self, kind: str, started: float, elapsed: float, status: int | str) -> None:
+        if self.inside(started):
+            self.latencies.setdefault(kind, []).append(elapsed)
+            self.statuses[f"{kind} {status}"] += 1
+
+
+@dataclass
+class Usage:
+    """CPU seconds of each party over a window, read from /proc before and after."""
+
+    wall: float
+    server: float
+    postgres: float
+    generator: float
+    machine: float  # every process on the machine, the other engineers' work included
+
+    @classmethod
+    def sample(cls, server: _common.Server) -> Usage:
+        return cls(
+            wall=time.monotonic(),
+            server=server.cpu_seconds(),
+            postgres=_common.postgres_cpu_seconds(database=_common.database_name(DATABASE_URL)),
+            generator=time.process_time(),
+            machine=_common.machine_cpu_seconds(),
+        )
+
+    def shares(self, before: Usage) -> dict[str, float]:
+        """Each party's CPU as a share of one core over the window (2.0 would be both cores busy)."""
+        wall = self.wall - before.wall
+        server = (self.server - before.server) / wall
+        postgres = (self.postgres - before.postgres) / wall
+        generator = (self.generator - before.generator) / wall
+        machine = (self.machine - before.machine) / wall
+        return {
+            "server": server,
+            "postgres": postgres,
+            "generator": generator,
+            "other": max(0.0, machine - server - postgres - generator),
+        }
+
+
+async def _loop_lag(stop: asyncio.Event, lags: list[float], recorder: Recorder) -> None:
+    """How late a 10 ms timer fires: time the generator's own event loop adds to every measured latency."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        if recorder.inside(time.monotonic()):
+            lags.append(time.perf_counter() - started - 0.01)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep unless the run stops first; True if it is time to stop."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _timed(
+    client: httpx.AsyncClient, recorder: Recorder, kind: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response | None:
+    started = time.monotonic()
+    t0 = time.perf_counter()
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        recorder.errors[f"{kind} {type(exc).__name__}"] += 1
+        return None
+    recorder.record(kind, started, time.perf_counter() - t0, response.status_code)
+    return response
+
+
+async def _worker_loop(
+    *,
+    client: httpx.AsyncClient,
+    token: str,
+    pool_id: int,
+    think: float,
+    stop: asyncio.Event,
+    recorder: Recorder,
+    rng: random.Random,
+) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    if think > 0 and await _pause(stop, rng.uniform(0, think)):  # arrivals spread over one think time
+        return
+    while not stop.is_set():
+        response = await _timed(
+            client,
+            recorder,
+            "next",
+            "POST",
+            "/api/v1/assignments/next/",
+            json={"pool": pool_id},
+            headers=headers,
+        )
+        if response is None or response.status_code != 200:
+            if await _pause(stop, max(think, 1.0)):
+                return
+            continue
+        assignment_id = response.json()["id"]
+        if think > 0 and await _pause(stop, rng.uniform(0.5 * think, 1.5 * think)):
+            return
+        await _timed(
+            client,
+            recorder,
+            "submit",
+            "POST",
+            f"/api/v1/assignments/{assignment_id}/submit/",
+            json={"label": rng.choice(LABELS)},
+            headers=headers,
+        )
+
+
+async def _ping_loop(
+    *, client: httpx.AsyncClient, token: str, stop: asyncio.Event, recorder: Recorder
+) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    while not stop.is_set():
+        await _timed(client, recorder, "ping", "GET", "/api/v1/ping/", headers=headers)
+
+
+@dataclass
+class RunResult:
+    recorder: Recorder
+    seconds: float
+    usage: dict[str, float]
+    loop_lag_p99_ms: float
+
+
+async def _run(
+    *,
+    server: _common.Server,
+    tokens: list[str],
+    pool_id: int | None,
+    think: float,
+    warmup: float,
+    duration: float,
+    connections: int,
+    seed: int,
+) -> RunResult:
+    """Run one mode: workers (pool_id given) or ping clients (pool_id None), measuring after the warm-up."""
+    recorder = Recorder()
+    stop = asyncio.Event()
+    lags: list[float] = []
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        # Below gunicorn's 2 s keep-alive, so the client drops an idle connection before the server does.
+        keepalive_expiry=1.5,
+    )
+    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
+        now = time.monotonic()
+        recorder.window_start = now + warmup
+        recorder.window_end = recorder.window_start + duration
+        jobs = [asyncio.create_task(_loop_lag(stop, lags, recorder))]
+        for i, token in enumerate(tokens):
+            if pool_id is None:
+                jobs.append(
+                    asyncio.create_task(_ping_loop(client=client, token=token, stop=stop, recorder=recorder))
+                )
+            else:
+                rng = random.Random(seed * 1_000_003 + i)
+                jobs.append(
+                    asyncio.create_task(
+                        _worker_loop(
+                            client=client,
+                            token=token,
+                            pool_id=pool_id,
+                            think=think,
+                            stop=stop,
+                            recorder=recorder,
+                            rng=rng,
+                        )
+                    )
+                )
+        await asyncio.sleep(max(0.0, recorder.window_start - time.monotonic()))
+        before = Usage.sample(server)
+        await asyncio.sleep(max(0.0, recorder.window_end - time.monotonic()))
+        after = Usage.sample(server)
+        stop.set()
+        # Requests in flight finish (the database check afterwards must see them committed).
+        await asyncio.wait_for(asyncio.gather(*jobs), timeout=120)
+    lags.sort()
+    return RunResult(
+        recorder=recorder,
+        seconds=after.wall - before.wall,
+        usage=after.shares(before),
+        loop_lag_p99_ms=_common.percentile(lags, 0.99) * 1000 if lags else float("nan"),
+    )
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def _create_pool(*, requester_id: int, tasks: int, golden: int, overlap: int, golden_rate: float) -> int:
+    """A draft pool with `tasks` regular and `golden` golden tasks, inserted by generate_series."""
+    from django.db import connection, transaction
+
+    from accounts.models import User
+    from tasks.services import PoolSettings, pool_create
+
+    requester = User.objects.get(pk=requester_id)
+    pool = pool_create(
+        requester=requester,
+        settings=PoolSettings(
+            name=f"bench {tasks:,} tasks",
+            instructions="Is this item OK?",
+            labels=LABELS,
+            reward=Decimal("0.01"),
+            overlap=overlap,
+            golden_rate=golden_rate,
+            assignment_ttl=600,
+        ),
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tasks_task (pool_id, data, golden_label, external_id, max_answers, answers_count,
+                                    remaining)
+            SELECT %(pool)s, jsonb_build_object('text', 'listing ' || i || ': a used bicycle, good condition'),
+                   NULL, 'item-' || i, %(overlap)s, 0, %(overlap)s
+            FROM generate_series(1, %(tasks)s) AS i
+            """,
+            {"pool": pool.pk, "tasks": tasks, "overlap": overlap},
+        )
+        cursor.execute(
+            """
+            INSERT INTO tasks_task (pool_id, data, golden_label, external_id, max_answers, answers_count,
+                                    remaining)
+            SELECT %(pool)s, jsonb_build_object('text', 'listing g' || i || ': a kitchen chair'), 'OK',
+                   'gold-' || i, %(overlap)s, 0, 0
+            FROM generate_series(1, %(golden)s) AS i
+            """,
+            {"pool": pool.pk, "golden": golden, "overlap": overlap},
+        )
+    return pool.pk
+
+
+def _set_up(
+    *, sizes: list[int], workers: int, golden: int, overlap: int, golden_rate: float
+) -> dict[str, Any]:
+    started = time.monotonic()
+    _common.recreate_database(DATABASE_URL)
+    _common.setup_django(DATABASE_URL)
+    _common.migrate()
+    from django.db import connection
+
+    from accounts.models import User
+    from payouts.services import deposit_create
+
+    ((requester_id, _),) = _common.create_users(prefix="bench-requester-", count=1, role="requester")
+    worker_rows = _common.create_users(prefix="bench-worker-", count=workers, role="worker")
+    deposit_create(user=User.objects.get(pk=requester_id), amount=Decimal(10_000_000))
+    pools = {
+        size: _create_pool(
+            requester_id=requester_id, tasks=size, golden=golden, overlap=overlap, golden_rate=golden_rate
+        )
+        for size in sizes
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"set-up: {workers:,} workers, pools {', '.join(f'{s:,}' for s in sizes)} "
+        f"in {time.monotonic() - started:.1f} s"
+    )
+    return {"requester": requester_id, "tokens": [key for _, key in worker_rows], "pools": pools}
+
+
+def _open(pool_id: int) -> None:
+    from tasks.models import Pool
+    from tasks.services import pool_open
+
+    pool_open(pool=Pool.objects.get(pk=pool_id))
+
+
+def _close(pool_id: int) -> None:
+    from tasks.models import Pool
+    from tasks.services import pool_close
+
+    pool_close(pool=Pool.objects.get(pk=pool_id))
+
+
+def _check(pool_id: int) -> dict[str, int]:
+    """Count what must never happen, straight from the tables (not from the server's own counters)."""
+    from django.db import connection
+
+    queries = {
+        # More live places (active or submitted assignments) or answers than the task allows.
+        "over_assigned_tasks": """
+            SELECT count(*) FROM tasks_task t
+            LEFT JOIN (SELECT task_id, count(*) AS live FROM tasks_assignment
+                       WHERE pool_id = %(pool)s AND NOT is_golden AND status IN ('active', 'submitted')
+                       GROUP BY task_id) a ON a.task_id = t.id
+            LEFT JOIN (SELECT task_id, count(*) AS answers FROM tasks_answer
+                       WHERE pool_id = %(pool)s AND NOT is_golden GROUP BY task_id) b ON b.task_id = t.id
+            WHERE t.pool_id = %(pool)s AND t.golden_label IS NULL
+              AND (t.answers_count > t.max_answers OR a.live > t.max_answers OR b.answers > t.max_answers)
+        """,
+        # A worker given the same task (golden or not) twice, or answering it twice.
+        "repeated_workers": """
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM tasks_assignment WHERE pool_id = %(pool)s
+                                          GROUP BY task_id, worker_id HAVING count(*) > 1) x)
+                 + (SELECT count(*) FROM (SELECT 1 FROM tasks_answer WHERE pool_id = %(pool)s
+                                          GROUP BY task_id, worker_id HAVING count(*) > 1) y)
+        """,
+        # Places are conserved: free + held by active assignments + submitted = max_answers, for every task.
+        "place_mismatches": """
+            SELECT count(*) FROM tasks_task t
+            LEFT JOIN (SELECT task_id, count(*) AS live FROM tasks_assignment
+                       WHERE pool_id = %(pool)s AND NOT is_golden AND status IN ('active', 'submitted')
+                       GROUP BY task_id) a ON a.task_id = t.id
+            WHERE t.pool_id = %(pool)s AND t.golden_label IS NULL
+              AND t.remaining + coalesce(a.live, 0) <> t.max_answers
+        """,
+        "assignments": "SELECT count(*) FROM tasks_assignment WHERE pool_id = %(pool)s",
+        "golden_assignments": "SELECT count(*) FROM tasks_assignment WHERE pool_id = %(pool)s AND is_golden",
+        "answers": "SELECT count(*) FROM tasks_answer WHERE pool_id = %(pool)s",
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        for name, sql in queries.items():
+            cursor.execute(sql, {"pool": pool_id})
+            found[name] = int(cursor.fetchone()[0])
+    return found
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def _ms(values: list[float], fraction: float) -> float:
+    return _common.percentile(values, fraction) * 1000
+
+
+def _latency_line(kind: str, values: list[float]) -> str:
+    values.sort()
+    if not values:
+        return f"  {kind:7} no requests"
+    return (
+        f"  {kind:7} n={len(values):6}  p50 {_ms(values, 0.5):6.1f} ms  p95 {_ms(values, 0.95):6.1f} ms  "
+        f"p99 {_ms(values, 0.99):6.1f} ms  max {values[-1] * 1000:7.1f} ms"
+    )
+
+
+def _usage_line(result: RunResult) -> str:
+    u = result.usage
+    return (
+        f"  cpu (cores): server {u['server']:.2f}  postgres {u['postgres']:.2f}  "
+        f"load generator {u['generator']:.2f}  other processes {u['other']:.2f}  "
+        f"| event-loop lag p99 {result.loop_lag_p99_ms:.1f} ms"
+    )
+
+
+def _statuses_line(result: RunResult) -> str:
+    rec = result.recorder
+    parts = [f"{k}: {v}" for k, v in sorted(rec.statuses.items())]
+    parts += [f"{k}: {v}" for k, v in sorted(rec.errors.items())]
+    return "  responses: " + ", ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="10000,1000000", help="pool sizes in regular tasks, comma-separated"
+    )
+    parser.add_argument("--modes", default="realistic,capacity")
+    parser.add_argument("--workers", type=int, default=2000, help="simulated workers in the realistic mode")
+    parser.add_argument("--think", type=float, default=15.0, help="mean think time per task, seconds")
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per realistic run")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds before measuring (realistic)")
+    parser.add_argument("--capacity-workers", type=int, default=50)
+    parser.add_argument(
+        "--capacity-duration", type=float, default=30.0, help="measured seconds per capacity run"
+    )
+    parser.add_argument("--capacity-warmup", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=100, help="client connections (realistic mode)")
+    parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument("--golden-rate", type=float, default=0.1)
+    parser.add_argument("--golden", type=int, default=200, help="golden tasks per pool")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-wait-quiet",
+        dest="wait_quiet",
+        action="store_false",
+        help="start each run at once instead of waiting (up to 10 min) for other processes to go quiet",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    modes = [m for m in args.modes.split(",") if m]
+    if not set(modes) <= {"realistic", "capacity"}:
+        parser.error("--modes takes realistic and/or capacity")
+
+    print(f"load average before set-up: {_common.load_average()}")
+    data = _set_up(
+        sizes=sizes,
+        workers=max(args.workers, args.capacity_workers),
+        golden=args.golden,
+        overlap=args.overlap,
+        golden_rate=args.golden_rate,
+    )
+    tokens: list[str] = data["tokens"]
+    report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": []}
+    failed = False
+    with _common.serve(
+        url=DATABASE_URL, workers=args.web_workers, threads=args.web_threads, ready_token=tokens[0]
+    ) as server:
+        print(
+            f"server: make serve ({args.web_workers} gthread workers x {args.web_threads} threads) at {server.url}"
+        )
+        for size in sizes:
+            pool_id = data["pools"][size]
+            _open(pool_id)
+            for mode in modes:
+                print(f"\n== {mode}, pool of {size:,} tasks (load average {_common.load_average()})")
+                if mode == "realistic":
+                    _quiet(args)
+                    result = asyncio.run(
+                        _run(
+                            server=server,
+                            tokens=tokens[: args.workers],
+                            pool_id=pool_id,
+                            think=args.think,
+                            warmup=args.warmup,
+                            duration=args.duration,
+                            connections=args.connections,
+                            seed=args.seed,
+                        )
+                    )
+                    lat = result.recorder.latencies
+                    cycles = len(lat.get("submit", [])) / result.seconds
+                    print(
+                        f"  {args.workers:,} workers, think {args.think:g} s: "
+                        f"offered ~{args.workers / args.think:.0f} cycles/s, completed {cycles:.1f} cycles/s"
+                    )
+                    print(_latency_line("next", lat.get("next", [])))
+                    print(_latency_line("submit", lat.get("submit", [])))
+                    print(_usage_line(result))
+                    print(_statuses_line(result))
+                    report["runs"].append(_run_json(mode, size, result, cycles_per_s=cycles))
+                else:
+                    capacity_tokens = tokens[: args.capacity_workers]
+                    _quiet(args)
+                    result = asyncio.run(
+                        _run(
+                            server=server,
+                            tokens=capacity_tokens,
+                            pool_id=pool_id,
+                            think=0,
+                            warmup=args.capacity_warmup,
+                            duration=args.capacity_duration,
+                            connections=args.capacity_workers,
+                            seed=args.seed,
+                        )
+                    )
+                    _quiet(args)
+                    ping = asyncio.run(
+                        _run(
+                            server=server,
+                            tokens=capacity_tokens,
+                            pool_id=None,
+                            think=0,
+                            warmup=args.capacity_warmup,
+                            duration=args.capacity_duration,
+                            connections=args.capacity_workers,
+                            seed=args.seed,
+                        )
+                    )
+                    lat = result.recorder.latencies
+                    cycles = len(lat.get("submit", [])) / result.seconds
+                    pings = len(ping.recorder.latencies.get("ping", [])) / ping.seconds
+                    ratio = pings / 2 / cycles if cycles else math.inf
+                    print(
+                        f"  {args.capacity_workers} workers, no think time: {cycles:.1f} cycles/s "
+                        f"(next + submit)"
+                    )
+                    print(_latency_line("next", lat.get("next", [])))
+                    print(_latency_line("submit", lat.get("submit", [])))
+                    print(_usage_line(result))
+                    print(_statuses_line(result))
+                    print(f"  ping, same clients: {pings:.1f} requests/s")
+                    print(_latency_line("ping", ping.recorder.latencies.get("ping", [])))
+                    print(_usage_line(ping))
+                    print(f"  one cycle costs {ratio:.2f} ping pairs (target <= 3)")
+                    run = _run_json(mode, size, result, cycles_per_s=cycles)
+                    run.update(ping_per_s=pings, cycle_in_ping_pairs=ratio, ping_usage=ping.usage)
+                    report["runs"].append(run)
+            found = _check(pool_id)
+            print(
+                f"\n== database check, pool of {size:,}: " + ", ".join(f"{k} {v:,}" for k, v in found.items())
+            )
+            report["runs"].append({"check": size, **found})
+            failed |= any(found[k] for k in ("over_assigned_tasks", "repeated_workers", "place_mismatches"))
+            _close(pool_id)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nload average at the end: {_common.load_average()}")
+    if failed:
+        sys.exit("FAILED: the database holds over-assigned tasks, repeated workers or lost places")
+
+
+def _quiet(args: argparse.Namespace) -> None:
+    if args.wait_quiet:
+        _common.wait_until_quiet()
+
+
+def _run_json(mode: str, size: int, result: RunResult, *, cycles_per_s: float) -> dict[str, Any]:
+    lat = result.recorder.latencies
+    figures: dict[str, Any] = {"mode": mode, "size": size, "cycles_per_s": cycles_per_s}
+    for kind in ("next", "submit"):
+        values = sorted(lat.get(kind, []))
+        figures[kind] = {p: _ms(values, f) for p, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+        figures[kind]["n"] = len(values)
+    figures["usage"] = result.usage
+    figures["loop_lag_p99_ms"] = result.loop_lag_p99_ms
+    figures["statuses"] = dict(result.recorder.statuses)
+    figures["errors"] = dict(result.recorder.errors)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
