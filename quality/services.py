@@ -496,12 +496,15 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
 # ---------------------------------------------------------------------------------- debounce and actor
 
 
-def pool_aggregation_request(*, pool_id: int, delay_seconds: float = DEBOUNCE_SECONDS) -> bool:
-    """Ask for a run of the pool's aggregation within `delay_seconds`, unless one is already due by then.
+def pool_aggregation_request(*, pool_id: int, delay_seconds: float | None = None) -> bool:
+    """Ask for a run of the pool's aggregation within `delay_seconds` (default DEBOUNCE_SECONDS), unless one
+    is already due by then.
 
     A run clears due_at when it starts and only then reads answers, so an answer that still finds due_at
     set will be read by that run: most submits cost one indexed read here and send nothing.
     """
+    if delay_seconds is None:
+        delay_seconds = DEBOUNCE_SECONDS
     now = timezone.now()
     due = now + timedelta(seconds=delay_seconds)
     pending = PoolAggregationState.objects.filter(pool_id=pool_id).values_list("due_at", flat=True).first()
