@@ -32,6 +32,8 @@ from fairness import services as fairness_services
 from fairness.models import Appeal, Decision, DecisionKind
 from integrations.models import ImportJob, Webhook
 from payouts.models import Entry
+from quality.models import Restriction
+from quality.services import restriction_impose
 from tasks import services
 from tasks.models import Answer, Assignment, Pool, Task
 from tests.factories import PoolFactory, RequesterFactory, StaffFactory, TaskFactory, WorkerFactory, fund
@@ -160,6 +162,13 @@ MATRIX: dict[str, dict[str, Access]] = {
     "staff-fair-audit": {"GET": STAFF_ONLY},
     "staff-fair-blocks": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "staff-fair-block-lift": {"POST": STAFF_ONLY},
+    # Quality (issue 4): the worker's own skill page; staff review and restrict.
+    "worker-quality": {"GET": WORKERS},
+    "staff-quality": {"GET": STAFF_ONLY},
+    "staff-quality-pool": {"GET": STAFF_ONLY},
+    "staff-quality-worker": {"GET": STAFF_ONLY},
+    "staff-quality-restrict": {"POST": STAFF_ONLY},
+    "staff-quality-lift": {"POST": STAFF_ONLY},
     # The admin's own log-in and log-out pages are for everyone.
     "admin:login": {"GET": PUBLIC, "POST": PUBLIC},
     "admin:logout": {"POST": PUBLIC},
@@ -193,6 +202,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "fair-appeal-decide": {"verdict": "deny", "response": "Checked again; the decision stands."},
     "staff-fair-blocks": {"username": "nobody-by-that-name", "reason": "Testing the form."},
     "staff-fair-block-lift": {"note": "Checked."},
+    "staff-quality-restrict": {"reason": "Careless answers."},
+    "staff-quality-lift": {"reason": "Second chance."},
 }
 
 
@@ -209,6 +220,7 @@ class World:
     import_job: ImportJob
     decision: Decision  # about the worker
     appeal: Appeal  # against the rejection of the helper's answer in the owner's pool
+    restriction: Restriction  # keeps the other worker out of the owner's pool
 
 
 def build_world() -> World:
@@ -243,14 +255,16 @@ def build_world() -> World:
         answer=answer, reason="Off-topic.", requester=owner
     )
     appeal = Appeal.objects.create(decision=rejection, message="It was on topic.")
+    staff = StaffFactory.create()
+    restriction = restriction_impose(worker=other_worker, pool=pool, reason="Careless.", staff=staff)
     users = {
         "worker": worker,
         "other_worker": other_worker,
         "owner": owner,
         "other_requester": other_requester,
-        "staff": StaffFactory.create(),
+        "staff": staff,
     }
-    return World(users, pool, assignment, answer, webhook, import_job, decision, appeal)
+    return World(users, pool, assignment, answer, webhook, import_job, decision, appeal, restriction)
 
 
 # How to fill each path parameter, from the objects above. Admin parameters point at a real pool.
@@ -262,6 +276,8 @@ PARAMS: dict[str, Callable[[World], object]] = {
     "decision_id": lambda w: w.decision.pk,
     "appeal_id": lambda w: w.appeal.pk,
     "requester_id": lambda w: w.users["owner"].pk,
+    "worker_id": lambda w: w.users["worker"].pk,
+    "restriction_id": lambda w: w.restriction.pk,
     "job_id": lambda w: w.import_job.public_id,
     "kind": lambda w: "answers",
     "object_id": lambda w: w.pool.pk,
@@ -291,6 +307,7 @@ def fingerprint(world: World) -> dict[str, Any]:
         "import_jobs": ImportJob.objects.count(),
         "decisions": list(Decision.objects.order_by("id").values_list("id", "reversed_at")),
         "appeals": list(Appeal.objects.order_by("id").values_list("id", "status")),
+        "restrictions": list(Restriction.objects.order_by("id").values_list("id", "lifted_at")),
         "tokens": sorted(Token.objects.values_list("user_id", "key")),
         "users": User.objects.count(),
     }
