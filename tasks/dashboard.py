@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django.db.models.functions.datetime import TruncBase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -305,6 +306,7 @@ def pool_progress_series(*, pool: Pool, stats: PoolStats, now: datetime | None =
         pool.closed_at if pool.closed_at and pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED) else now
     )
     age = end - start
+    trunc: type[TruncBase]
     if age <= timedelta(hours=6):
         trunc, step = TruncMinute, timedelta(minutes=1)
     elif age <= timedelta(days=14):

@@ -93,7 +93,7 @@ def test_json_and_jsonl_carry_the_contract_fields(api):
     answers = json.loads(body(client.get(f"/api/v1/pools/{pool.pk}/answers/?format=json")))["results"]
     assert list(answers[0]) == ["task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"]
     assert answers[0]["external_id"] == "x-1" and answers[0]["worker"].startswith("w-")
-    assert worker.username not in json.dumps(answers)
+    assert str(worker.username) not in json.dumps(answers)
     lines = body(client.get(f"/api/v1/pools/{pool.pk}/results/?format=jsonl")).splitlines()
     assert json.loads(lines[0]) == {
         "task_id": task.pk,
