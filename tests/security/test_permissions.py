@@ -50,6 +50,8 @@ ADMITTED = (
 )
 
 ROLES = ("anon", "worker", "other_worker", "owner", "other_requester", "staff")
+XSS = "<script>alert('xss')</script>"
+XSS_IMG = '<img src=x onerror="alert(1)">'
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,16 @@ def build_world() -> World:
     fund(owner, "100.00")
     fund(other_requester, "100.00")
     worker, other_worker, helper = WorkerFactory.create_batch(3)
-    pool = PoolFactory.create(requester=owner, overlap=3, reward=Decimal("0.05"))
-    TaskFactory.create_batch(4, pool=pool)
+    # Markup wherever a requester can type, so every page below also shows it is escaped (stored XSS).
+    pool = PoolFactory.create(
+        requester=owner,
+        overlap=3,
+        reward=Decimal("0.05"),
+        name=f"Listings {XSS}",
+        instructions=f"Read this {XSS}",
+        labels=["OK", f"Bad{XSS_IMG}"],
+    )
+    TaskFactory.create_batch(4, pool=pool, data={"text": f"An item {XSS}", f"note{XSS_IMG}": XSS_IMG})
     services.pool_open(pool=pool)
     helped = services.assignment_next(worker=helper, pool_id=pool.pk)
     assert helped is not None
@@ -238,7 +248,7 @@ def build_world() -> World:
     # The worker has answered for the owner before and holds a task now.
     first = services.assignment_next(worker=worker, pool_id=pool.pk)
     assert first is not None
-    services.assignment_submit(worker=worker, assignment_id=first.pk, label="Bad")
+    services.assignment_submit(worker=worker, assignment_id=first.pk, label=f"Bad{XSS_IMG}")
     assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None
     webhook = Webhook.objects.create(requester=owner, url="https://hooks.example.com/fairlabel", events=[])
@@ -391,6 +401,13 @@ def _client(role: str, world: World, path: str) -> Client:
     return client
 
 
+def _shows_raw_markup(response: Any) -> bool:
+    if response.streaming or not response.get("Content-Type", "").startswith("text/html"):
+        return False  # JSON and downloads carry data verbatim; only HTML is rendered by the browser
+    html = response.content.decode(errors="replace")
+    return "<script>alert('xss')" in html or "<img src=x" in html
+
+
 def outcome_of(response: Any) -> str:
     code = response.status_code
     if code >= 500:
@@ -460,6 +477,8 @@ def test_who_may_call_what(route: Route, method: str, world: World) -> None:
         expected = access.expected(role)
         response = _call(_client(role, world, path), method, path, body)
         actual = outcome_of(response)
+        if _shows_raw_markup(response):
+            problems.append(f"{role}: the page shows the pool's markup unescaped")
         if not _matches(expected, actual):
             problems.append(f"{role}: expected {expected}, got {actual} ({response.status_code})")
         elif _unchanged_required(expected) and fingerprint(world) != before:
@@ -524,3 +543,11 @@ def test_admin_routes_are_all_covered() -> None:
     for model in admin.site._registry:
         meta = model._meta
         assert f"admin:{meta.app_label}_{meta.model_name}_changelist" in names
+
+
+def test_the_markup_check_tells_escaped_from_raw() -> None:
+    from django.http import HttpResponse
+    from django.utils.html import escape
+
+    assert _shows_raw_markup(HttpResponse(f"<h1>{XSS}</h1>"))
+    assert not _shows_raw_markup(HttpResponse(f"<h1>{escape(XSS)} {escape(XSS_IMG)}</h1>"))
