@@ -71,9 +71,11 @@ def regular_tasks(pool: Pool) -> list[Task]:
 
 def unseen_golden(pool: Pool, worker: User) -> Task:
     """A golden task the worker has not met (an API claim in the test may have taken one)."""
-    return (
+    task = (
         Task.objects.filter(pool=pool, golden_label__isnull=False)
         .exclude(assignments__worker=worker)
         .order_by("id")
         .first()
     )
+    assert task is not None, "the test pool needs more golden items"
+    return task

@@ -214,7 +214,7 @@ def test_answers_ask_for_one_debounced_run_and_the_run_clears_it(broker, django_
     assert sent(broker) == [(pool.pk, DEBOUNCE_SECONDS * 1000)]
     state = PoolAggregationState.objects.get(pool=pool)
     debounce = timedelta(seconds=DEBOUNCE_SECONDS)
-    assert before + debounce <= state.due_at <= timezone.now() + debounce
+    assert state.due_at is not None and before + debounce <= state.due_at <= timezone.now() + debounce
 
     run = pool_aggregate_when_due(pool_id=pool.pk)
     assert run is not None and run.answers == 6 and run.trigger == "answers"
@@ -271,7 +271,7 @@ def test_completion_asks_for_the_final_run_at_once(broker, django_capture_on_com
         assert pool_complete_if_done(pool_id=pool.pk)
     assert (pool.pk, 0) in sent(broker)
     state = PoolAggregationState.objects.get(pool=pool)
-    assert state.due_at <= timezone.now()
+    assert state.due_at is not None and state.due_at <= timezone.now()
     run = pool_aggregate_when_due(pool_id=pool.pk)
     assert run is not None and run.trigger == "pool_end"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from django.test import Client
 from django.utils.html import escape
 
+from accounts.models import User
 from quality.models import Restriction
 from quality.services import pool_aggregate, restriction_impose
 from tests.factories import PASSWORD, RequesterFactory, StaffFactory, WorkerFactory
@@ -60,7 +63,7 @@ def test_staff_pages_are_for_staff_only():
 
 def test_staff_review_tables_and_the_worker_page():
     pool, worker = restricted_worker()
-    good = WorkerFactory()
+    good = cast(User, WorkerFactory())
     for task in golden_tasks(pool)[:3]:
         answer(good, task, "OK")
     answer(good, regular_tasks(pool)[0], "OK")
