@@ -341,6 +341,58 @@ def bench_prior_grid(repeats: int = 50) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------
+# Confidence calibration (issue 4, dynamic overlap): how often a label with a given confidence is right.
+
+CALIBRATION_BINS = (0.5, 0.8, 0.9, 0.95, 0.99)
+
+
+def bench_calibration() -> list[dict[str, Any]]:
+    """Per data set and method (10% gold given, as above): accuracy on the scored gold among tasks whose
+    confidence is at least each threshold. Dynamic overlap stops a task at target_confidence, so this says
+    what a target buys."""
+    rows = []
+    for data in load_datasets():
+        encoded = data.encoded
+        scored_task, truth = data.gold_task[data.scored], data.gold_label[data.scored]
+        for method in ("ds", "mv", "wawa"):
+            result = aggregate(
+                method=method,
+                task_idx=encoded.task_idx,
+                worker_idx=encoded.worker_idx,
+                label_idx=encoded.label_idx,
+                n_tasks=len(encoded.tasks),
+                n_workers=len(encoded.workers),
+                n_labels=len(encoded.labels),
+                gold_task_idx=data.gold_task[data.given],
+                gold_label_idx=data.gold_label[data.given],
+            )
+            confidence = result.confidence[scored_task]
+            right = result.labels[scored_task] == truth
+            row: dict[str, Any] = {
+                "set": data.name,
+                "method": method,
+                "mean_confidence": float(confidence.mean()),
+            }
+            row["accuracy"] = float(right.mean())
+            for low in CALIBRATION_BINS:
+                chosen = confidence >= low
+                row[low] = (int(chosen.sum()), float(right[chosen].mean()) if chosen.any() else float("nan"))
+            rows.append(row)
+    return rows
+
+
+def print_calibration(rows: list[dict[str, Any]]) -> None:
+    print("\nCalibration: accuracy (and tasks) among scored gold items with confidence >= threshold\n")
+    head = ["set", "method", "mean confidence", "accuracy", *(f">= {low}" for low in CALIBRATION_BINS)]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for row in rows:
+        cells = [row["set"], row["method"], f"{row['mean_confidence']:.3f}", f"{row['accuracy']:.3f}"]
+        cells += [f"{row[low][1]:.3f} ({row[low][0]})" for low in CALIBRATION_BINS]
+        print("| " + " | ".join(cells) + " |")
+
+
+# ------------------------------------------------------------------------------------------------------
 # From the database to stored results (issue 4): the whole run a pool's aggregation actor does.
 
 BENCH_DATABASE_URL = os.environ.get(
@@ -653,6 +705,7 @@ def main() -> None:
         return
     if not options.database_only:
         print_datasets(bench_datasets())
+        print_calibration(bench_calibration())
         if not options.no_synthetic:
             print_synthetic(bench_synthetic())
     if not options.no_database:
