@@ -94,6 +94,8 @@ def resolve_target(url: str) -> Target:
                 raise _invalid(
                     f"The host {host} resolves to {address}, {reason}; webhooks only go to the internet."
                 )
+    # IPv4 first: a host that publishes an AAAA record is not always reachable over IPv6 from here.
+    addresses.sort(key=lambda a: a.version)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
