@@ -61,7 +61,8 @@ _decision = inline_serializer(
         "by": serializers.ChoiceField(choices=["rule", "person"]),
         "created_at": serializers.DateTimeField(),
         "reversed_at": serializers.DateTimeField(allow_null=True),
-        "appeal": _appeal,
+        # A decision nobody appealed has "appeal": null.
+        "appeal": type(_appeal)(allow_null=True),
     },
 )
 

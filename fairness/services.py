@@ -82,6 +82,12 @@ def audit(
 
 
 def _text(value: str | None, *, field: str, required: bool = True, limit: int = MESSAGE_MAX) -> str:
+    if value is not None and not isinstance(value, str):  # e.g. a JSON list sent as a comment: 400, not 500
+        raise ServiceError(
+            code="invalid_request",
+            message=f"The {field} must be text.",
+            details={"fields": {field: ["not text"]}},
+        )
     text = (value or "").strip()
     if required and not text:
         raise ServiceError(
