@@ -12,15 +12,14 @@ import pytest
 from django.conf import settings
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
+_PASS_THROUGH = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT"}
 
 
 def production_env(**changes: str | None) -> dict[str, str]:
     """The environment of a production host: no DEBUG, no test switch, a real key, a host name, the database."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DEBUG", "FAIRLABEL_TESTING", "DJANGO_SETTINGS_MODULE"}
-    }
+    # Only what any process needs: the test run's own switches (FAIRLABEL_TESTING, DJANGO_ALLOW_ASYNC_UNSAFE set
+    # for the browser tests, ...) must not leak into what is meant to be a production process.
+    env = {k: v for k, v in os.environ.items() if k in _PASS_THROUGH}
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="labels.example.com",
