@@ -222,13 +222,14 @@ def ledger_post(
         Entry.objects.bulk_create(
             [Entry(transaction=txn, account_id=pk, amount=amount) for pk, amount in legs_by_account.items()]
         )
-        # Ascending id order everywhere, so two postings never wait on each other in a cycle.
+        # SQLite (`make run`): it would add decimals as floats in SQL, so the sum is made here in Decimal.
+        # Its write transactions are serialised (IMMEDIATE), so reading then writing cannot interleave.
+        balances = dict(Account.objects.filter(pk__in=list(legs_by_account)).values_list("pk", "balance"))
         for pk, amount in legs_by_account.items():
-            query = Account.objects.filter(pk=pk)
-            if amount < 0 and not accounts[pk].may_go_negative:
-                query = query.filter(balance__gte=-amount)
-            if query.update(balance=F("balance") + amount) != 1:
+            new_balance = quantize(balances[pk] + amount)
+            if new_balance < 0 and not accounts[pk].may_go_negative:
                 raise _insufficient(accounts[pk], amount)
+            Account.objects.filter(pk=pk).update(balance=new_balance)
         return txn
 
 
