@@ -16,7 +16,7 @@ For every pool size (default 10,000 and 1,000,000 regular tasks, overlap 3, gold
 After each pool's runs the database is checked: tasks given more places or answers than max_answers, a
 worker meeting a task twice, and places that do not add up (remaining + active + submitted != max_answers).
 
-The load generator is one asyncio process with httpx.AsyncClient on the same two cores as the server and
+The load generator is one asyncio process with aiohttp on the same two cores as the server and
 PostgreSQL; its own CPU share and the event loop's lag are printed so its weight on the figures is visible.
 """
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import _common  # bench/ is on sys.path when this file is run as a script
-import httpx
+import aiohttp
 
 LABELS = ["OK", "Bad"]
 DATABASE_URL = _common.bench_database_url("assignment")
@@ -115,22 +115,31 @@ async def _pause(stop: asyncio.Event, seconds: float) -> bool:
 
 
 async def _timed(
-    client: httpx.AsyncClient, recorder: Recorder, kind: str, method: str, url: str, **kwargs: Any
-) -> httpx.Response | None:
+    session: aiohttp.ClientSession,
+    recorder: Recorder,
+    kind: str,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+) -> tuple[int, Any] | None:
+    """One request, timed until its body is read; (status, parsed JSON body or None), or None if it failed."""
     started = time.monotonic()
     t0 = time.perf_counter()
     try:
-        response = await client.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
+        async with session.request(method, url, json=body, headers=headers) as response:
+            payload = await response.json() if response.status == 200 else await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
         recorder.errors[f"{kind} {type(exc).__name__}"] += 1
         return None
-    recorder.record(kind, started, time.perf_counter() - t0, response.status_code)
-    return response
+    recorder.record(kind, started, time.perf_counter() - t0, response.status)
+    return response.status, payload
 
 
 async def _worker_loop(
     *,
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
     token: str,
     pool_id: int,
     think: float,
@@ -143,38 +152,38 @@ async def _worker_loop(
         return
     while not stop.is_set():
         response = await _timed(
-            client,
+            session,
             recorder,
             "next",
             "POST",
             "/api/v1/assignments/next/",
-            json={"pool": pool_id},
             headers=headers,
+            body={"pool": pool_id},
         )
-        if response is None or response.status_code != 200:
+        if response is None or response[0] != 200:
             if await _pause(stop, max(think, 1.0)):
                 return
             continue
-        assignment_id = response.json()["id"]
+        assignment_id = response[1]["id"]
         if think > 0 and await _pause(stop, rng.uniform(0.5 * think, 1.5 * think)):
             return
         await _timed(
-            client,
+            session,
             recorder,
             "submit",
             "POST",
             f"/api/v1/assignments/{assignment_id}/submit/",
-            json={"label": rng.choice(LABELS)},
             headers=headers,
+            body={"label": rng.choice(LABELS)},
         )
 
 
 async def _ping_loop(
-    *, client: httpx.AsyncClient, token: str, stop: asyncio.Event, recorder: Recorder
+    *, session: aiohttp.ClientSession, token: str, stop: asyncio.Event, recorder: Recorder
 ) -> None:
     headers = {"Authorization": f"Token {token}"}
     while not stop.is_set():
-        await _timed(client, recorder, "ping", "GET", "/api/v1/ping/", headers=headers)
+        await _timed(session, recorder, "ping", "GET", "/api/v1/ping/", headers=headers)
 
 
 @dataclass
@@ -200,13 +209,11 @@ async def _run(
     recorder = Recorder()
     stop = asyncio.Event()
     lags: list[float] = []
-    limits = httpx.Limits(
-        max_connections=connections,
-        max_keepalive_connections=connections,
-        # Below gunicorn's 2 s keep-alive, so the client drops an idle connection before the server does.
-        keepalive_expiry=1.5,
-    )
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
+    # Simulated workers share a pool of connections, as they would behind a proxy. The keep-alive is below
+    # gunicorn's 2 s, so the client drops an idle connection before the server does.
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=1.5)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(server.url, connector=connector, timeout=timeout) as session:
         now = time.monotonic()
         recorder.window_start = now + warmup
         recorder.window_end = recorder.window_start + duration
@@ -214,14 +221,16 @@ async def _run(
         for i, token in enumerate(tokens):
             if pool_id is None:
                 jobs.append(
-                    asyncio.create_task(_ping_loop(client=client, token=token, stop=stop, recorder=recorder))
+                    asyncio.create_task(
+                        _ping_loop(session=session, token=token, stop=stop, recorder=recorder)
+                    )
                 )
             else:
                 rng = random.Random(seed * 1_000_003 + i)
                 jobs.append(
                     asyncio.create_task(
                         _worker_loop(
-                            client=client,
+                            session=session,
                             token=token,
                             pool_id=pool_id,
                             think=think,
