@@ -198,3 +198,17 @@ def test_progress_is_visible_to_others_while_the_import_runs(settings, monkeypat
     )
     assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.SUCCEEDED
     assert Task.objects.filter(pool=pool).count() == 5000
+
+
+def test_large_json_and_csv_files_import_in_the_background_too(api, requester):
+    pool = PoolFactory(requester=requester, labels=LABELS)
+    client = api(requester)
+    tasks = [{"data": {"title": f"item {i}"}, "golden": "OK" if i % 10 == 0 else None} for i in range(200)]
+    assert upload(client, pool, "tasks.json", json.dumps({"tasks": tasks}).encode()).status_code == 202
+    csv_rows = b"title,external_id\n" + b"".join(b"row %d,c%d\n" % (i, i) for i in range(100))
+    assert upload(client, pool, "more.csv", csv_rows).status_code == 202
+    run_queued()
+    assert ImportJob.objects.filter(status=ImportStatus.SUCCEEDED).count() == 2
+    assert Task.objects.filter(pool=pool).count() == 300
+    assert Task.objects.filter(pool=pool, golden_label="OK").count() == 20
+    assert Task.objects.get(pool=pool, external_id="c42").data == {"title": "row 42"}
