@@ -186,7 +186,8 @@ def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
     }
     with connection.cursor() as cursor:
         golden = False
-        if pool.golden_rate > 0:
+        # golden_slots_left as read with the pool list: only a shortcut, the golden statement re-checks it.
+        if pool.golden_rate > 0 and pool.golden_slots_left > 0:
             cursor.execute(
                 "SELECT claimed, golden_claimed FROM tasks_workerpoolstats WHERE worker_id = %s AND pool_id = %s",
                 [worker.pk, pool.pk],
