@@ -5,11 +5,14 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 _PASS_THROUGH = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT"}
@@ -49,6 +52,7 @@ _SHOW = """
 import json
 import django
 from django.conf import settings
+from django.db import connection, transaction
 django.setup()
 names = {names!r}
 print(json.dumps({{name: getattr(settings, name, None) for name in names}}, default=str))
@@ -76,3 +80,21 @@ def fresh_cache() -> Any:
     cache.clear()
     yield cache
     cache.clear()
+
+
+@contextmanager
+def built_once(django_db_blocker: Any, build: Callable[[], Any]) -> Iterator[Any]:
+    """Data built once for a module inside a transaction; each test then runs in a savepoint rolled back after it.
+
+    This is what Django's TestCase.setUpTestData does, and why the block is marked as the test case's own: the
+    services' durable transactions may open inside it, as they may inside a test's.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        connection.atomic_blocks[-1]._from_testcase = True
+        try:
+            yield build()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)

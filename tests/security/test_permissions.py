@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib import admin
-from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
@@ -37,6 +36,7 @@ from quality.services import restriction_impose
 from tasks import services
 from tasks.models import Answer, Assignment, Pool, Task
 from tests.factories import PoolFactory, RequesterFactory, StaffFactory, TaskFactory, WorkerFactory, fund
+from tests.security.conftest import built_once
 
 # ------------------------------------------------------------------------------------------------ outcomes
 
@@ -446,20 +446,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[World]:
-    """Built once for the module inside a transaction; each test then runs in a savepoint rolled back after it.
-
-    This is what Django's TestCase.setUpTestData does, and why the block is marked as the test case's own: the
-    services' durable transactions may open inside it, as they may inside a test's.
-    """
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        connection.atomic_blocks[-1]._from_testcase = True
-        try:
-            yield build_world()
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
+    with built_once(django_db_blocker, build_world) as built:
+        yield built
 
 
 @pytest.mark.parametrize(("route", "method"), _cases())

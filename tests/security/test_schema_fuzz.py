@@ -8,6 +8,7 @@ strings reach the code behind the 404 check; the rest keep the generated value, 
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -29,8 +30,10 @@ from fairness.models import Appeal, DecisionKind
 from integrations.models import Webhook
 from tasks import services
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+from tests.security.conftest import built_once
 
-MAX_EXAMPLES = 25
+# Per operation; FUZZ_EXAMPLES=200 for a longer hunt.
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 
 # Loaded once at collection, through the WSGI application (the schema view reads no database).
@@ -50,8 +53,13 @@ def keep_test_connection() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def actors(db: Any) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def actors(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    with built_once(django_db_blocker, _build_actors) as built:
+        yield built
+
+
+def _build_actors() -> dict[str, Any]:
     requester = RequesterFactory.create()
     worker, helper = WorkerFactory.create_batch(2)
     fund(requester, "100.00")
@@ -105,7 +113,7 @@ def _owned_ids(case: Any, actors: dict[str, Any]) -> None:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_never_fails_and_matches_its_schema(case: Any, actors: dict[str, Any]) -> None:
+def test_api_never_fails_and_matches_its_schema(case: Any, actors: dict[str, Any], db: Any) -> None:
     _owned_ids(case, actors)
     token = actors[_role_for(case.path)].auth_token.key
     case.call_and_validate(
