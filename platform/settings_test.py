@@ -7,6 +7,7 @@ os.environ.setdefault("FAIRLABEL_TESTING", "1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel")
 os.environ.setdefault("DRAMATIQ_BROKER_URL", "")
 
+from fairlabel import settings as _base
 from fairlabel.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -30,6 +31,6 @@ DATABASES["default"]["TEST"]["NAME"] = os.environ.get(  # type: ignore[name-defi
 # django-axes requires) keeps working.
 AXES_ENABLED = False
 REST_FRAMEWORK = {
-    **REST_FRAMEWORK,  # type: ignore[name-defined]  # noqa: F405
+    **_base.REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"account": "1000000/min", "anon": "1000000/min"},
 }
