@@ -214,29 +214,39 @@ def _results_by_copy(
             copy.write(_COPY_HEADER)
             copy.write(rows.tobytes())
             copy.write(_COPY_TRAILER)
-        # Only rows that changed are written: unchanged ones leave no dead tuples and keep their updated_at.
+        params = {"pool": pool.pk, "method": method, "labels": list(pool.labels), "now": now, "as_of": as_of}
+        # Only rows that changed are written: unchanged ones leave no dead tuples and keep their updated_at. A
+        # row written after `as_of` (an estimate at submit) is newer than this run and is left alone.
         cursor.execute(
             f"""
-            INSERT INTO {table} AS r (task_id, pool_id, method, label, confidence, answers, updated_at)
+            UPDATE {table} AS r
+            SET method = %(method)s, label = (%(labels)s::text[])[i.label + 1], confidence = i.confidence,
+                answers = i.answers, updated_at = %(now)s
+            FROM quality_result_in i
+            WHERE r.task_id = i.task_id AND r.updated_at < %(as_of)s
+              AND (r.method, r.label, r.confidence, r.answers)
+                  IS DISTINCT FROM (%(method)s, (%(labels)s::text[])[i.label + 1], i.confidence, i.answers)
+            """,
+            params,
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (task_id, pool_id, method, label, confidence, answers, updated_at)
             SELECT i.task_id, %(pool)s, %(method)s, (%(labels)s::text[])[i.label + 1], i.confidence, i.answers,
                    %(now)s
             FROM quality_result_in i
-            ON CONFLICT (task_id) DO UPDATE
-            SET pool_id = excluded.pool_id, method = excluded.method, label = excluded.label,
-                confidence = excluded.confidence, answers = excluded.answers, updated_at = excluded.updated_at
-            WHERE r.updated_at < %(as_of)s
-              AND (r.method, r.label, r.confidence, r.answers)
-                  IS DISTINCT FROM (excluded.method, excluded.label, excluded.confidence, excluded.answers)
+            WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.task_id = i.task_id)
+            ON CONFLICT (task_id) DO NOTHING
             """,
-            {"pool": pool.pk, "method": method, "labels": list(pool.labels), "now": now, "as_of": as_of},
+            params,
         )
         # A task whose answers were all rejected since the last run has no result any more.
         cursor.execute(
             f"""
-            DELETE FROM {table} r WHERE r.pool_id = %s AND r.updated_at < %s
+            DELETE FROM {table} r WHERE r.pool_id = %(pool)s AND r.updated_at < %(as_of)s
             AND NOT EXISTS (SELECT 1 FROM quality_result_in i WHERE i.task_id = r.task_id)
             """,
-            [pool.pk, as_of],
+            params,
         )
 
 

@@ -82,13 +82,21 @@ class Restriction(models.Model):
 
 
 class TaskResult(models.Model):
-    """The aggregated label of one regular task, as of the pool's latest aggregation run."""
+    """The aggregated label of one regular task, as of the pool's latest aggregation run.
+
+    A cache rebuilt by every run, so its foreign keys are not database constraints: PostgreSQL checks a
+    deferred foreign key row by row at commit, which cost more than two seconds for the 200,000 rows of a
+    million-answer pool (bench/aggregation.py). Rows are only written for tasks the run has just read; the
+    ORM still deletes a task's result with the task.
+    """
 
     task = models.OneToOneField(
-        Task, on_delete=models.CASCADE, primary_key=True, related_name="quality_result"
+        Task, on_delete=models.CASCADE, primary_key=True, related_name="quality_result", db_constraint=False
     )
     # Indexed together with task below; a second index on pool alone would only slow the bulk writes.
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="+", db_index=False)
+    pool = models.ForeignKey(
+        Pool, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     method = models.CharField(max_length=8, choices=AggregationMethod.choices)
     label = models.CharField(max_length=200)
     confidence = models.FloatField()
