@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 50
 
 
-def _guarded(errors: list[str], work) -> None:  # type: ignore[no-untyped-def]
+def _guarded(errors: list[str], work) -> None:
     try:
         work()
     except Exception as exc:  # collected and asserted empty below
@@ -47,7 +47,7 @@ def test_fifty_workers_submitting_at_once_leave_the_ledger_whole():
     storm_over = threading.Event()
     checks: list[list[str]] = []
 
-    def work(worker) -> None:  # type: ignore[no-untyped-def]
+    def work(worker) -> None:
         start.wait()
         submitted = 0
         while (assignment := assignment_next(worker=worker)) is not None:
