@@ -131,3 +131,50 @@ def test_dashboard_progress_moves_while_workers_answer(page, shots):
     assert page.locator("#pool-charts svg").count() == 4
     pool.refresh_from_db()
     assert pool.priority == 80 and pool.status == PoolStatus.OPEN
+
+
+def test_webhook_page_lists_deliveries_with_their_response_codes(page, shots):
+    from integrations.models import DeliveryStatus, Webhook, WebhookDelivery
+
+    requester = RequesterFactory(username="acme-hooks")
+    requester.set_password(PASSWORD)
+    requester.save()
+    webhook = Webhook.objects.create(
+        requester=requester,
+        url="https://hooks.acme.example/fairlabel",
+        events=["pool.progress", "pool.completed", "import.finished"],
+        progress_step=25,
+    )
+    for key, event, status, code, attempts, error in [
+        ("a", "pool.progress", DeliveryStatus.SUCCEEDED, 200, 1, ""),
+        ("b", "import.finished", DeliveryStatus.PENDING, 503, 2, "HTTP 503"),
+        (
+            "c",
+            "pool.completed",
+            DeliveryStatus.FAILED,
+            None,
+            1,
+            "Refused: resolves to 10.0.0.8, a private address",
+        ),
+    ]:
+        WebhookDelivery.objects.create(
+            webhook=webhook,
+            event=event,
+            event_key=key,
+            body="{}",
+            status=status,
+            response_code=code,
+            attempts=attempts,
+            error=error,
+        )
+    login(page, requester.username, PASSWORD)
+    page.goto(f"/webhooks/{webhook.pk}/")
+    assert "503" in page.inner_text("#deliveries") and "private address" in page.inner_text("#deliveries")
+    page.screenshot(path=shots / "dashboard-3-webhook.png", full_page=True)
+    page.goto("/webhooks/")
+    page.fill("#id_url", "http://169.254.169.254/latest/meta-data/")
+    page.check("text=pool.completed: a pool has every answer it needs")
+    page.click("text=Add webhook")
+    page.wait_for_selector(".messages .error")
+    assert "metadata" in page.inner_text(".messages")
+    page.screenshot(path=shots / "dashboard-4-webhook-refused.png", full_page=True)
