@@ -81,3 +81,16 @@ def test_deposit_command(requester, capsys):
         from tests.factories import WorkerFactory
 
         call_command("deposit", WorkerFactory().username, "3")
+
+
+def test_a_posting_replayed_with_its_idempotency_key_moves_nothing(requester):
+    legs = [
+        (account_world_deposits(), Decimal("-3")),
+        (account_requester_available(user=requester), Decimal("3")),
+    ]
+    first = ledger_post(kind=TransactionKind.DEPOSIT, legs=legs, idempotency_key="bank-transfer-42")
+    again = ledger_post(kind=TransactionKind.DEPOSIT, legs=legs, idempotency_key="bank-transfer-42")
+    assert again.pk == first.pk
+    assert LedgerTransaction.objects.count() == 1 and Entry.objects.count() == 2
+    assert balance_for_user(user=requester).available == Decimal("3")
+    assert ledger_problems() == []
