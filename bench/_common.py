@@ -150,14 +150,14 @@ def _tree_cpu_seconds(root_pid: int) -> float:
     return total
 
 
-def postgres_cpu_seconds(*, database: str) -> float:
-    """CPU of PostgreSQL's shared processes and of the backends connected to `database`.
+def postgres_cpu_by_pid(*, database: str) -> dict[int, float]:
+    """CPU seconds of PostgreSQL's shared processes and of the processes working on `database`, by pid.
 
-    Backends serving other databases (another engineer's test run on the same server) are left out: they are
-    reported as other load, not as the cost of what is measured here.
+    Backends and autovacuum workers of other databases (another engineer's test run on the same server) are
+    left out: they are reported as other load, not as the cost of what is measured here.
     """
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    found: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -166,16 +166,17 @@ def postgres_cpu_seconds(*, database: str) -> float:
             title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        if not name.startswith("postgres"):
+        if not raw[raw.index("(") + 1 : raw.rindex(")")].startswith("postgres"):
             continue
-        # A backend's title is "postgres: 15/main: <user> <database> <host>(<port>) <state>".
-        is_backend = "(" in title.split(":", 2)[-1] or "[local]" in title
-        if is_backend and f" {database} " not in title:
+        # "postgres: 15/main: <user> <database> <host>(<port>) <state>", "...: autovacuum worker <database>",
+        # or a shared process ("...: walwriter").
+        rest = title.split(":", 2)[-1]
+        per_database = "(" in rest or "[local]" in rest or "autovacuum worker" in rest
+        if per_database and f" {database}" not in rest:
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        found[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
 
 
 def machine_cpu_seconds() -> float:
