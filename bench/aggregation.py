@@ -519,9 +519,11 @@ def db_setup(url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
     }
 
 
-def _rss_mb() -> float:
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (VmRSS) or its peak (VmHWM), in MB. Not getrusage's ru_maxrss: Linux
+    carries that over exec, so a child of the (large) parent bench process would report the parent's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -543,7 +545,7 @@ def db_run(pool_id: int, url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
     start = time.perf_counter()
     run = pool_aggregate(pool=pool)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _rss_mb("VmHWM")
     stored = dict(TaskResult.objects.filter(pool=pool).values_list("task__external_id", "label"))
     return {
         "seconds": seconds,
