@@ -104,11 +104,17 @@ def claim_in_pool(*, pool: Pool, worker: User, now: datetime) -> Assignment | No
 # one probe of the unique (task, worker) index for each candidate, and claimers only look at a few candidates.
 
 _REGULAR_SQL = """
-WITH expired AS (
+WITH open_pool AS (
+    -- A key-share lock on the pool row: closing or pausing the pool (which locks it FOR UPDATE) waits for
+    -- this claim to commit and then cancels what it took; a claim that starts after a close re-reads the
+    -- status here and takes nothing. Claims do not block one another with it.
+    SELECT id FROM tasks_pool WHERE id = %(pool)s AND status = 'open' FOR KEY SHARE
+), expired AS (
     -- A place left behind by an expired assignment comes first: its task is already under way.
     SELECT a.id, a.task_id
     FROM tasks_assignment a
-    WHERE a.pool_id = %(pool)s AND a.status = 'active' AND NOT a.is_golden AND a.expires_at <= %(now)s
+    WHERE EXISTS (SELECT 1 FROM open_pool)
+      AND a.pool_id = %(pool)s AND a.status = 'active' AND NOT a.is_golden AND a.expires_at <= %(now)s
       AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
                       WHERE s.task_id = a.task_id AND s.worker_id = %(worker)s OFFSET 0)
     ORDER BY a.expires_at
@@ -121,7 +127,7 @@ WITH expired AS (
     -- Otherwise a free place, fewest left first (tasks under way before new ones, so results arrive early).
     SELECT t.id
     FROM tasks_task t
-    WHERE NOT EXISTS (SELECT 1 FROM expired)
+    WHERE EXISTS (SELECT 1 FROM open_pool) AND NOT EXISTS (SELECT 1 FROM expired)
       AND t.pool_id = %(pool)s AND t.remaining > 0 AND t.golden_label IS NULL
       AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
                       WHERE s.task_id = t.id AND s.worker_id = %(worker)s OFFSET 0)
@@ -158,8 +164,9 @@ WITH picked AS (
     LIMIT 1
 ), slot AS (
     -- Golden answers are paid from the pool's reservation: take one of the slots it paid for, or serve none.
+    -- The row lock also orders this claim with a close or pause, whose new status it re-reads.
     UPDATE tasks_pool SET golden_slots_left = golden_slots_left - 1
-    WHERE id = %(pool)s AND golden_slots_left > 0 AND EXISTS (SELECT 1 FROM picked)
+    WHERE id = %(pool)s AND status = 'open' AND golden_slots_left > 0 AND EXISTS (SELECT 1 FROM picked)
     RETURNING id
 ), created AS (
     INSERT INTO tasks_assignment (task_id, pool_id, worker_id, status, is_golden, created_at, expires_at)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from accounts.models import User
 from fairlabel.errors import ServiceError
 from payouts.checks import ledger_problems
 from tasks import claims
-from tasks.models import Answer, Assignment, AssignmentStatus, Pool, Task
+from tasks.models import Answer, Assignment, AssignmentStatus, Pool, PoolStatus, Task
 from tasks.services import (
     assignment_next,
     assignment_submit,
@@ -176,3 +176,32 @@ def test_submit_and_next_under_contention(path: str) -> None:
         set(Task.objects.filter(pool=pool, golden_label__isnull=True).values_list("answers_count", flat=True))
     ) == [3]
     assert_never_over_assigned(pool, golden_slots_at_open=pool.golden_slots_left)
+
+
+def test_a_claim_racing_a_pool_close_takes_nothing(path: str) -> None:
+    if path == "orm":
+        pytest.skip("the ORM path is SQLite's, where a claim and a close cannot interleave")
+    pool = open_pool(tasks=3, overlap=1)
+    worker = WorkerFactory()
+    locked, claimed = threading.Event(), threading.Event()
+    got: list[Assignment | None] = []
+
+    def close_slowly() -> None:
+        # What pool_close and pool_pause do first (lock the pool row FOR UPDATE, change its status), held open
+        # while a claim arrives.
+        with transaction.atomic():
+            closing = Pool.objects.select_for_update().get(pk=pool.pk)
+            closing.status = PoolStatus.CLOSED
+            closing.save(update_fields=["status"])
+            locked.set()
+            claimed.wait(timeout=0.5)  # the claim is blocked on the pool row, so this times out
+
+    def claim() -> None:
+        locked.wait(timeout=10)
+        got.append(assignment_next(worker=worker))
+        claimed.set()
+
+    errors = run_at_once(lambda job: job(), [(close_slowly,), (claim,)])
+    assert errors == []
+    assert got == [None], "the claim waited for the close and then saw the pool closed"
+    assert not Assignment.objects.filter(pool=pool).exists()
