@@ -219,7 +219,13 @@ def _results_by_copy(
         # statistics (a pool's first results, a table analyzed while empty) goes quadratic; one insert of
         # 200,000 results took 460 s that way instead of 1. Hash joins are linear whatever the statistics say.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        params = {"pool": pool.pk, "method": method, "labels": list(pool.labels), "now": now, "as_of": as_of}
+        params: dict[str, Any] = {
+            "pool": pool.pk,
+            "method": method,
+            "labels": list(pool.labels),
+            "now": now,
+            "as_of": as_of,
+        }
         # Only rows that changed are written: unchanged ones leave no dead tuples and keep their updated_at. A
         # row written after `as_of` (an estimate at submit) is newer than this run and is left alone.
         cursor.execute(

@@ -112,19 +112,39 @@ def aggregation_from_raw(
     )
 
 
+# Aggregating on request (a method other than the pool's, or a pool not aggregated yet) happens inside the
+# web request and holds every answer in memory: about 100 MB and 1-2 s per 200,000 answers. Above this, a
+# pool's own method is served from its stored results and other methods are refused.
+ON_REQUEST_MAX_ANSWERS = 200_000
+
+
 def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[str, Any]]:
     """One row per regular task: task_id, external_id, label, confidence, answers.
 
     The pool's own method reads the stored results (at most about a minute behind the answers while the
     pool runs; exact once it has ended and its final run is done). Another method, or a pool not aggregated
-    yet, is computed now from every answer. Raises ServiceError for an unknown method at once, not when
-    the rows are first read.
+    yet, is computed now from every answer when the pool has at most ON_REQUEST_MAX_ANSWERS; a bigger pool
+    not aggregated yet lists its tasks without labels until its first run (the catch-up job starts one within
+    a minute), and another method is refused with 409. Errors are raised here, before any row is read.
     """
     chosen = parse_method(method) or pool.aggregation_method
     state = PoolAggregationState.objects.filter(pool=pool).first()
     if state is not None and state.results_as_of is not None and state.method == chosen:
         return _stored_rows(pool=pool)
-    return _computed_rows(pool=pool, method=chosen)
+    counted = Answer.objects.filter(pool=pool).values("id")[: ON_REQUEST_MAX_ANSWERS + 1].count()
+    if counted <= ON_REQUEST_MAX_ANSWERS:
+        return _computed_rows(pool=pool, method=chosen)
+    if chosen == pool.aggregation_method:
+        return _stored_rows(pool=pool)
+    raise ServiceError(
+        code="method_not_stored",
+        message=(
+            f"Results by {chosen} are computed on request for pools of up to {ON_REQUEST_MAX_ANSWERS:,} answers, "
+            f"and this pool has more. Its stored results use {pool.aggregation_method} (leave out method)."
+        ),
+        status_code=409,
+        details={"stored_method": pool.aggregation_method, "max_answers": ON_REQUEST_MAX_ANSWERS},
+    )
 
 
 def _stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:

@@ -161,6 +161,32 @@ def test_results_endpoint_reads_stored_results_and_computes_other_methods(api):
     assert bad.json()["error"]["code"] == "invalid_method"
 
 
+def test_big_pools_are_never_aggregated_inside_a_request(api, monkeypatch):
+    monkeypatch.setattr("quality.selectors.ON_REQUEST_MAX_ANSWERS", 10)
+    pool, task, _ = adversarial_pool()  # 15 answers
+    client = api(pool.requester)
+
+    def get(query: str = ""):
+        response = client.get(f"/api/v1/pools/{pool.pk}/results/{query}")
+        return response.status_code, response
+
+    status, response = get()  # not aggregated yet: tasks are listed, labels come with the first run
+    rows = json.loads(b"".join(response.streaming_content))["results"]
+    assert status == 200 and next(r for r in rows if r["task_id"] == task.pk) == {
+        "task_id": task.pk,
+        "external_id": None,
+        "label": None,
+        "confidence": None,
+        "answers": 3,
+    }
+    status, refused = get("?method=mv")
+    assert status == 409 and refused.json()["error"]["code"] == "method_not_stored"
+    pool_aggregate(pool=pool)
+    status, response = get()
+    rows = json.loads(b"".join(response.streaming_content))["results"]
+    assert next(r for r in rows if r["task_id"] == task.pk)["label"] == "OK"
+
+
 def test_rejected_answers_do_not_count_and_a_result_without_answers_goes():
     pool = open_pool(tasks=2, overlap=2, aggregation_method="mv")
     first, second = regular_tasks(pool)
