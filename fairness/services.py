@@ -580,7 +580,7 @@ def answer_reinstate(*, answer_id: int) -> dict[str, Any]:
         raise ServiceError(
             code="not_rejected", message=f"This answer is {answer.status}, not rejected.", status_code=409
         )
-    pool = Pool.objects.select_for_update().get(pk=answer.pool_id)
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=answer.pool_id)
     refunded = dict(
         Entry.objects.filter(transaction__idempotency_key=f"answer:{answer.pk}:reject")
         .values_list("account__kind")

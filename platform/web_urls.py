@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from accounts import views as account_views
 from fairness import views as fair_views
@@ -15,6 +15,7 @@ urlpatterns = [
     path("signup/", account_views.signup, name="signup"),
     path("account/token/", account_views.api_token, name="api-token-page"),
     path("account/token/regenerate/", account_views.api_token_regenerate, name="api-token-regenerate"),
+    path("", include("payouts.urls")),
     path("feed/", worker_views.feed, name="feed"),
     path("work/", worker_views.work, name="work"),
     path("work/<int:assignment_id>/submit/", worker_views.work_submit, name="work-submit"),

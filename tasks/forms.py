@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from tasks.models import Acceptance, ContentWarning
 from tasks.serializers import PoolCreateSerializer
 
 
@@ -26,12 +27,33 @@ class PoolForm(forms.Form):
         initial=0.1, help_text="Share of golden (known-answer) items in each worker's stream, 0-0.5."
     )
     assignment_ttl = forms.IntegerField(initial=600, help_text="Seconds a worker may hold a task (10-86400).")
+    acceptance = forms.ChoiceField(
+        required=False,
+        choices=Acceptance.choices,
+        initial=Acceptance.INSTANT,
+        help_text="Instant: workers are paid the moment they submit. Review: you accept or reject within the window; "
+        "whatever is still pending then is accepted automatically.",
+    )
+    review_hours = forms.IntegerField(
+        required=False, initial=24, help_text="Review window in hours (1-72), for review mode."
+    )
+    content_warning = forms.ChoiceField(
+        choices=[("", "None"), *ContentWarning.choices],
+        required=False,
+        help_text="Disturbing content: only workers who opted in see the pool, and images are blurred until clicked.",
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if self.errors:
             return cleaned
-        data = {**cleaned, "labels": [line for line in cleaned["labels"].splitlines() if line.strip()]}
+        data = {
+            **cleaned,
+            "labels": [line for line in cleaned["labels"].splitlines() if line.strip()],
+            "content_warning": cleaned.get("content_warning") or None,
+            "acceptance": cleaned.get("acceptance") or Acceptance.INSTANT,
+            "review_hours": cleaned.get("review_hours") or 24,
+        }
         serializer = PoolCreateSerializer(data=data)
         if not serializer.is_valid():
             for field, errors in serializer.errors.items():

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from fairness.selectors import pool_fairness
 from fairness.serializers import pool_pay_json
 from payouts.money import money_str, parse_money
-from tasks.models import Assignment, Pool
+from tasks.models import Acceptance, Assignment, ContentWarning, Pool
 from tasks.selectors import pool_budget, pool_progress
 
 
@@ -46,6 +46,11 @@ class PoolCreateSerializer(serializers.Serializer):
     aggregation_method = serializers.ChoiceField(choices=["ds", "mv", "wawa"], default="ds")
     target_confidence = serializers.FloatField(min_value=0.5, max_value=1, allow_null=True, default=None)
     min_overlap = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, default=None)
+    # Payment (issue 5) and worker care (issue 7).
+    acceptance = serializers.ChoiceField(choices=Acceptance.values, default=Acceptance.INSTANT)
+    review_hours = serializers.IntegerField(min_value=1, max_value=72, default=24)
+    content_warning = serializers.ChoiceField(choices=ContentWarning.values, allow_null=True, default=None)
+    allow_html = serializers.BooleanField(default=False)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         from quality.services import pool_quality_settings_problem
@@ -100,6 +105,10 @@ def pool_json(pool: Pool) -> dict[str, Any]:
         "aggregation_method": pool.aggregation_method,
         "target_confidence": pool.target_confidence,
         "min_overlap": pool.min_overlap,
+        "acceptance": pool.acceptance,
+        "review_hours": pool.review_hours,
+        "content_warning": pool.content_warning,
+        "allow_html": pool.allow_html,
         # Pay against the floor (issue 7): effective_hourly_pay, below_floor, floor_reward.
         **pool_pay_json(pool_fairness(pool=pool)),
     }

@@ -61,6 +61,11 @@ class PoolSettings:
     aggregation_method: str = "ds"
     target_confidence: float | None = None
     min_overlap: int | None = None
+    # Payment and worker care (issues 5 and 7).
+    acceptance: str = "instant"
+    review_hours: int = 24
+    content_warning: str | None = None
+    allow_html: bool = False
 
 
 def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
@@ -80,6 +85,10 @@ def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
         aggregation_method=settings.aggregation_method,
         target_confidence=settings.target_confidence,
         min_overlap=settings.min_overlap,
+        acceptance=settings.acceptance,
+        review_hours=settings.review_hours,
+        content_warning=settings.content_warning,
+        allow_html=settings.allow_html,
     )
 
 
@@ -119,7 +128,7 @@ def _reserve(*, pool: Pool, regular_slots: int) -> int:
 @transaction.atomic
 def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
     """Insert tasks all or nothing; in an open pool their cost is reserved in the same transaction."""
-    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
     if pool.status not in (PoolStatus.DRAFT, PoolStatus.OPEN):
         raise ServiceError(
             code="pool_not_editable",
@@ -156,7 +165,7 @@ def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
 
 @transaction.atomic
 def pool_open(*, pool: Pool) -> Pool:
-    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
     if pool.status != PoolStatus.DRAFT:
         raise ServiceError(
             code="invalid_status",
@@ -201,7 +210,7 @@ def _cancel_active_assignments(*, pool: Pool) -> None:
 @transaction.atomic
 def pool_close(*, pool: Pool) -> Pool:
     """Stop serving the pool and return whatever its reservation still holds to the requester."""
-    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
     if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
         return pool
     pool.status = PoolStatus.CLOSED
@@ -218,7 +227,7 @@ def pool_close(*, pool: Pool) -> Pool:
 @transaction.atomic
 def pool_complete_if_done(*, pool_id: int) -> bool:
     """Mark an open pool completed once every regular task has all its answers; safe to run any number of times."""
-    pool = Pool.objects.select_for_update().filter(pk=pool_id, status=PoolStatus.OPEN).first()
+    pool = Pool.objects.select_for_update(no_key=True).filter(pk=pool_id, status=PoolStatus.OPEN).first()
     if pool is None:
         return False
     if Task.objects.filter(pool=pool, golden_label__isnull=True, answers_count__lt=F("max_answers")).exists():
@@ -454,7 +463,7 @@ def tasks_import(
         created, regular = _bulk_create_tasks(
             pool=pool, rows=rows, on_progress=on_progress, every=progress_every
         )
-    pool = Pool.objects.select_for_update().get(pk=pool_id)
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool_id)
     _refuse_unless_takes_tasks(pool)
     if pool.status == PoolStatus.OPEN and regular:
         golden_slots = _reserve(pool=pool, regular_slots=regular * pool.overlap)
@@ -532,7 +541,7 @@ def _bulk_create_tasks(
 
 
 def _locked_pool(pool: Pool) -> Pool:
-    return Pool.objects.select_for_update().get(pk=pool.pk)
+    return Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
 
 
 @transaction.atomic
@@ -621,7 +630,7 @@ def pool_set_reward(*, pool: Pool, reward: Decimal) -> Pool:
     Raising the reward is how a requester brings a pool below the pay floor back to the feed: the pay is
     re-measured in the same transaction.
     """
-    pool = Pool.objects.select_for_update().get(pk=pool.pk)
+    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
     if reward <= 0:
         raise ServiceError(code="invalid_request", message="The reward must be greater than zero.")
     if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
