@@ -15,7 +15,7 @@ from fairlabel.web import AuthedRequest, worker_required
 from payouts.money import money_str
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
-from tasks.models import Assignment
+from tasks.models import AnswerStatus, Assignment
 
 # ------------------------------------------------------------------------------------------------- workers
 
@@ -55,7 +55,11 @@ def work_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         answer, following = services.assignment_submit_and_next(
             worker=request.user, assignment_id=assignment_id, label=request.POST.get("label", "")
         )
-        notice = f"+{money_str(answer.reward)} earned"
+        notice = (
+            f"+{money_str(answer.reward)} pending the requester's review"
+            if answer.status == AnswerStatus.PENDING
+            else f"+{money_str(answer.reward)} earned"
+        )
     except ServiceError as exc:
         following = services.assignment_next(worker=request.user, pool_id=pool_id)
         notice = exc.message
