@@ -35,3 +35,8 @@ def requester(db: Any) -> User:
 @pytest.fixture
 def staff(db: Any) -> User:
     return StaffFactory.create()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the fault tests last: they restart PostgreSQL and Redis under the whole session."""
+    items.sort(key=lambda item: "tests/faults/" in item.nodeid)
