@@ -123,6 +123,25 @@ class Server:
         """User + system CPU of gunicorn and its workers so far (from /proc), for the report."""
         return _tree_cpu_seconds(self.process.pid)
 
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size
+
+    def access_log(self, start: int, end: int) -> list[tuple[str, str, int, float]]:
+        """(method, path, status, seconds in the app) of the requests logged between two offsets.
+
+        gunicorn times a request from when a worker thread starts reading it to the end of the response, so
+        this excludes time spent queued before a thread was free (the client-side figures include it).
+        """
+        with self.log_path.open("rb") as log:
+            log.seek(start)
+            chunk = log.read(end - start).decode(errors="replace")
+        found = []
+        for line in chunk.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
+                found.append((parts[0], parts[1], int(parts[2]), int(parts[3]) / 1e6))
+        return found
+
 
 def _tree_cpu_seconds(root_pid: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
@@ -223,6 +242,8 @@ def serve(*, url: str, workers: int = 2, threads: int = 8, ready_token: str) -> 
         # Plain HTTP on the loopback: no redirect to https, as behind a TLS-terminating proxy.
         "SECURE_SSL_REDIRECT": "0",
         "DEBUG": "",
+        # Access log lines the benchmarks can read back: method, path, status, time in the app (microseconds).
+        "GUNICORN_CMD_ARGS": "--access-logformat '%(m)s %(U)s %(s)s %(D)s'",
     }
     command = ["make", "-s", "serve", f"PORT={port}", f"WEB_WORKERS={workers}", f"WEB_THREADS={threads}"]
     with log_path.open("wb") as log:

@@ -193,6 +193,7 @@ class RunResult:
     recorder: Recorder
     usage: dict[str, float]  # seconds: "wall" and the CPU of each party
     lags: list[float]
+    in_app: dict[str, list[float]]  # gunicorn's own timing of each request, from its access log
 
     @property
     def seconds(self) -> float:
@@ -215,14 +216,17 @@ def _merge(results: list[RunResult]) -> RunResult:
     recorder = Recorder()
     usage: dict[str, float] = Counter()
     lags: list[float] = []
+    in_app: dict[str, list[float]] = {}
     for result in results:
+        for kind, values in result.in_app.items():
+            in_app.setdefault(kind, []).extend(values)
         for kind, values in result.recorder.latencies.items():
             recorder.latencies.setdefault(kind, []).extend(values)
         recorder.statuses.update(result.recorder.statuses)
         recorder.errors.update(result.recorder.errors)
         usage.update(result.usage)
         lags.extend(result.lags)
-    return RunResult(recorder=recorder, usage=dict(usage), lags=lags)
+    return RunResult(recorder=recorder, usage=dict(usage), lags=lags, in_app=in_app)
 
 
 async def _run(
@@ -274,13 +278,28 @@ async def _run(
                     )
                 )
         await asyncio.sleep(max(0.0, recorder.window_start - time.monotonic()))
-        before = Usage.sample(server)
+        before, log_start = Usage.sample(server), server.log_offset()
         await asyncio.sleep(max(0.0, recorder.window_end - time.monotonic()))
-        after = Usage.sample(server)
+        after, log_end = Usage.sample(server), server.log_offset()
         stop.set()
         # Requests in flight finish (the database check afterwards must see them committed).
         await asyncio.wait_for(asyncio.gather(*jobs), timeout=120)
-    return RunResult(recorder=recorder, usage=after.since(before), lags=lags)
+    in_app: dict[str, list[float]] = {}
+    for method, path, status, seconds in server.access_log(log_start, log_end):
+        kind = _kind(method, path)
+        if kind is not None and status in (200, 204):
+            in_app.setdefault(kind, []).append(seconds)
+    return RunResult(recorder=recorder, usage=after.since(before), lags=lags, in_app=in_app)
+
+
+def _kind(method: str, path: str) -> str | None:
+    if method == "POST" and path == "/api/v1/assignments/next/":
+        return "next"
+    if method == "POST" and path.startswith("/api/v1/assignments/") and path.endswith("/submit/"):
+        return "submit"
+    if method == "GET" and path == "/api/v1/ping/":
+        return "ping"
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -425,13 +444,14 @@ def _ms(values: list[float], fraction: float) -> float:
     return _common.percentile(values, fraction) * 1000
 
 
-def _latency_line(kind: str, values: list[float]) -> str:
+def _latency_line(kind: str, values: list[float], *, where: str = "client") -> str:
     values.sort()
+    label = f"{kind} ({where})"
     if not values:
-        return f"  {kind:7} no requests"
+        return f"  {label:20} no requests"
     return (
-        f"  {kind:7} n={len(values):6}  p50 {_ms(values, 0.5):6.1f} ms  p95 {_ms(values, 0.95):6.1f} ms  "
-        f"p99 {_ms(values, 0.99):6.1f} ms  max {values[-1] * 1000:7.1f} ms"
+        f"  {label:20} n={len(values):6}  p50 {_ms(values, 0.5):7.1f} ms  p95 {_ms(values, 0.95):7.1f} ms  "
+        f"p99 {_ms(values, 0.99):7.1f} ms  max {values[-1] * 1000:8.1f} ms"
     )
 
 
@@ -546,6 +566,8 @@ def main() -> None:
                     )
                     print(_latency_line("next", lat.get("next", [])))
                     print(_latency_line("submit", lat.get("submit", [])))
+                    print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
+                    print(_latency_line("submit", result.in_app.get("submit", []), where="in the app"))
                     print(_usage_line(result))
                     print(_statuses_line(result))
                     report["runs"].append(_run_json(mode, size, result, cycles_per_s=cycles))
@@ -586,10 +608,13 @@ def main() -> None:
                     )
                     print(_latency_line("next", result.recorder.latencies.get("next", [])))
                     print(_latency_line("submit", result.recorder.latencies.get("submit", [])))
+                    print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
+                    print(_latency_line("submit", result.in_app.get("submit", []), where="in the app"))
                     print(_usage_line(result))
                     print(_statuses_line(result))
                     print(f"  ping, same clients, slices in between: {pings:.1f} requests/s")
                     print(_latency_line("ping", ping.recorder.latencies.get("ping", [])))
+                    print(_latency_line("ping", ping.in_app.get("ping", []), where="in the app"))
                     print(_usage_line(ping))
                     print(
                         f"  one cycle costs {ratio:.2f} ping pairs in throughput (target <= 3); "
@@ -631,6 +656,11 @@ def _run_json(mode: str, size: int, result: RunResult, *, cycles_per_s: float) -
         values = sorted(lat.get(kind, []))
         figures[kind] = {p: _ms(values, f) for p, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
         figures[kind]["n"] = len(values)
+    for kind, values in result.in_app.items():
+        values = sorted(values)
+        figures[f"{kind}_in_app"] = {
+            p: _ms(values, f) for p, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        }
     figures["usage"] = result.usage
     figures["loop_lag_p99_ms"] = result.loop_lag_p99_ms
     figures["statuses"] = dict(result.recorder.statuses)
