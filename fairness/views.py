@@ -143,14 +143,8 @@ def rating_save(request: AuthedRequest, requester_id: int) -> HttpResponse:
 
 @worker_required
 def quality(request: AuthedRequest) -> HttpResponse:
-    return render(
-        request,
-        "fairness/quality.html",
-        {
-            "skills": selectors.skill_explained_for_worker(worker=request.user),
-            "missed": selectors.golden_missed_for_worker(worker=request.user),
-        },
-    )
+    """The explained-skill page is part of the worker's quality page; old links land there."""
+    return redirect("worker-quality")
 
 
 # ------------------------------------------------------------------------------------------ one's own data
