@@ -202,8 +202,9 @@ def pool_floor_top_up(*, pool: Pool) -> PoolTopUp | None:
     floor at the pool's median measured now: answers made after the requester raised the reward far enough are
     not. For each worker: owed = floor x (their answers' seconds, each capped at 3x the median) / 3600 - the
     rewards of those answers. Rejected answers are not counted. A pool with fewer answers than the
-    measurement needs was never measured, so owes nothing. If the reservation holds less than the total, each
-    worker gets the same share of what they are owed, and the PoolTopUp row says so. No platform fee is taken on
+    measurement needs was never measured, so owes nothing. If the reservation holds less than the total, the
+    rest comes from the requester's balance; only if that is short too does each worker get the same share of
+    what they are owed, and the PoolTopUp row says so. No platform fee is taken on
     a top-up. Safe to run twice: the PoolTopUp row and per-worker idempotency keys stop a second payment.
     """
     existing = PoolTopUp.objects.filter(pool=pool).first()
@@ -234,6 +235,21 @@ def pool_floor_top_up(*, pool: Pool) -> PoolTopUp | None:
     reservation = Account.objects.select_for_update().get(pk=account_pool_reserved(pool=pool).pk)
     total_owed = sum((line[4] for line in owed_lines), Decimal(0))
     available = reservation.balance
+    if available < total_owed:
+        # The floor is the requester's promise, not the reservation's: what the reservation cannot cover comes
+        # from the requester's balance, as far as it goes (a completed pool has spent its reservation).
+        requester = Account.objects.select_for_update().get(
+            pk=account_requester_available(user_id=pool.requester_id).pk
+        )
+        extra = min(total_owed - available, requester.balance)
+        if extra > 0:
+            ledger_post(
+                kind=TransactionKind.POOL_RESERVE,
+                legs=[(requester, -extra), (reservation, extra)],
+                pool=pool,
+                memo="top-up to the pay floor: what the reservation could not cover",
+            )
+            available += extra
     paid_total = Decimal(0)
     lines: list[TopUpLine] = []
     for worker_id, n, capped_ms, rewards, owed in owed_lines:

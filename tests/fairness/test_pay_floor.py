@@ -103,16 +103,16 @@ def test_closing_an_under_floor_pool_tops_workers_up_from_the_reservation(settin
     assert balance_for_user(user=pool.requester).reserved == Decimal(0)
 
 
-def test_top_up_is_pro_rata_when_the_reservation_is_short(settings):
+def test_top_up_is_pro_rata_when_the_reservation_and_the_requester_are_short(settings):
     settings.MIN_HOURLY_PAY = Decimal("8.00")
-    pool = open_pool(tasks=40, reward="0.01")
+    pool = open_pool(tasks=40, reward="0.01", fund_amount="0.44")  # exactly the 40 places
     slow, fast = WorkerFactory(), WorkerFactory()
     for _ in range(10):
         answer(pool=pool, worker=slow, seconds=18)
     for _ in range(10):
         answer(pool=pool, worker=fast, seconds=3)
     pool_close(pool=pool)
-    # Owed 0.30, but the 20 unused places held only 20 x 0.011 = 0.22: all of it goes to the worker.
+    # Owed 0.30, but the 20 unused places held only 20 x 0.011 = 0.22 and the requester holds nothing more.
     top_up = PoolTopUp.objects.get(pool=pool)
     assert top_up.owed == Decimal("0.30") and top_up.paid == Decimal("0.22") and top_up.short
     assert balance_for_user(user=slow).available == Decimal("0.32")
@@ -120,7 +120,7 @@ def test_top_up_is_pro_rata_when_the_reservation_is_short(settings):
     assert ledger_problems() == []
 
 
-def test_a_completed_pool_with_nothing_left_records_what_it_owed(settings):
+def test_a_completed_pool_pays_the_top_up_from_the_requester_balance(settings):
     settings.MIN_HOURLY_PAY = Decimal("8.00")
     pool = open_pool(tasks=20, reward="0.01")
     workers = answers(pool=pool, count=20, seconds=36)  # 1.00/h
@@ -128,9 +128,13 @@ def test_a_completed_pool_with_nothing_left_records_what_it_owed(settings):
 
     assert pool_complete_if_done(pool_id=pool.pk)
     top_up = PoolTopUp.objects.get(pool=pool)
-    # Each was owed 8 x 36 / 3600 - 0.01 = 0.07; the reservation was empty.
-    assert top_up.owed == Decimal("1.40") and top_up.paid == Decimal(0) and top_up.workers == 20
-    assert all(balance_for_user(user=w).available == Decimal("0.01") for w in workers)
+    # Each was owed 8 x 36 / 3600 - 0.01 = 0.07; the reservation was empty, the requester's balance was not.
+    assert top_up.owed == Decimal("1.40") and top_up.paid == Decimal("1.40") and top_up.workers == 20
+    assert all(balance_for_user(user=w).available == Decimal("0.08") for w in workers)
+    # 100 deposited, 20 answers at 0.011, 1.40 of top-ups.
+    assert balance_for_user(user=pool.requester).available == Decimal("100") - Decimal("0.22") - Decimal(
+        "1.40"
+    )
     assert ledger_problems() == []
 
 
