@@ -1,23 +1,31 @@
 """Benchmark of the assignment feed (issue 3) against `make serve` on PostgreSQL.
 
-    make bench-assignment                                  # the defaults below, about 8 minutes
+    make bench-assignment                                  # the defaults below
     .venv/bin/python bench/assignment.py --duration 300    # longer realistic runs
-    .venv/bin/python bench/assignment.py --sizes 10000 --modes capacity
+    .venv/bin/python bench/assignment.py --sizes 10000 --modes capacity --no-wait-quiet
 
-For every pool size (default 10,000 and 1,000,000 regular tasks, overlap 3, golden rate 0.1):
+A fresh database (fairlabel_bench_assignment, dropped and re-created) gets 2,000 workers with API tokens and
+one pool per size (default 10,000 and 1,000,000 regular tasks, overlap 3, golden rate 0.1, 200 golden items),
+all by generate_series. Then, on one `make serve` (gunicorn gthread, production settings):
 
+- inprocess: next + submit through the services in this process, no HTTP, the pools alternating in chunks:
+  what the claim costs by pool size, without the server and network around it.
 - realistic: many simulated workers (default 2,000), each thinking about 15 s (uniformly 7.5-22.5 s) before
   submitting, so together they offer a fixed rate of next + submit cycles (2,000 / 15 s = 133 per second)
-  whatever the server's latency; p50/p95/p99 of next and of submit, measured after a warm-up.
-- capacity: N workers (default 50) with no think time: cycles per second; then the same clients calling the
-  trivial authenticated endpoint GET /api/v1/ping/ on the same server, so `ping/s / 2 / cycles/s` says how
-  many pairs of trivial requests one next + submit cycle costs.
+  whatever the server's latency; p50/p95/p99 of next and of submit after a warm-up, as the client saw them
+  and as gunicorn timed them (its access log; this leaves out time queued before a server thread was free).
+- capacity: N workers (default 50) with no think time, in slices that alternate with the same clients calling
+  the trivial authenticated endpoint GET /api/v1/ping/; `ping/s / 2 / cycles/s` says how many pairs of trivial
+  requests one next + submit cycle costs, and the server's and PostgreSQL's CPU per cycle and per ping say
+  the same from the CPU side.
 
 After each pool's runs the database is checked: tasks given more places or answers than max_answers, a
 worker meeting a task twice, and places that do not add up (remaining + active + submitted != max_answers).
 
-The load generator is one asyncio process with aiohttp on the same two cores as the server and
-PostgreSQL; its own CPU share and the event loop's lag are printed so its weight on the figures is visible.
+The machine is shared: before each run the script waits (up to 10 minutes) for other processes to go quiet,
+and prints the CPU other processes used during each measurement next to the figures. The load generator is
+one asyncio process with aiohttp (about a tenth of httpx's CPU per request) on the same two cores as the
+server and PostgreSQL; its CPU share and its event loop's lag are printed too.
 """
 
 from __future__ import annotations
@@ -393,6 +401,42 @@ def _close(pool_id: int) -> None:
     pool_close(pool=Pool.objects.get(pk=pool_id))
 
 
+def _service_times(
+    *, pools: dict[int, int], tokens: list[str], cycles: int, chunk: int, accuracy: float, seed: int
+) -> dict[int, dict[str, list[float]]]:
+    """next + submit through the services in this process (no HTTP), pools alternating in chunks.
+
+    Alternating keeps the comparison between pool sizes fair on a shared machine: whatever else runs falls on
+    both. Returns wall-clock seconds per call, and CPU seconds of this process per call ("*_cpu").
+    """
+    from accounts.models import User
+    from tasks.services import assignment_next, assignment_submit
+
+    users = list(User.objects.filter(auth_token__key__in=tokens).order_by("pk"))
+    rng = random.Random(seed)
+    times: dict[int, dict[str, list[float]]] = {
+        size: {"next": [], "submit": [], "next_cpu": [], "submit_cpu": []} for size in pools
+    }
+    turn = 0
+    for _ in range(max(1, cycles // chunk)):
+        for size, pool_id in pools.items():
+            for _ in range(chunk):
+                worker = users[turn % len(users)]
+                turn += 1
+                wall, cpu = time.perf_counter(), time.process_time()
+                assignment = assignment_next(worker=worker, pool_id=pool_id)
+                times[size]["next"].append(time.perf_counter() - wall)
+                times[size]["next_cpu"].append(time.process_time() - cpu)
+                if assignment is None:
+                    continue
+                label = "OK" if rng.random() < accuracy else "Bad"
+                wall, cpu = time.perf_counter(), time.process_time()
+                assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+                times[size]["submit"].append(time.perf_counter() - wall)
+                times[size]["submit_cpu"].append(time.process_time() - cpu)
+    return times
+
+
 def _check(pool_id: int) -> dict[str, int]:
     """Count what must never happen, straight from the tables (not from the server's own counters)."""
     from django.db import connection
@@ -448,9 +492,9 @@ def _latency_line(kind: str, values: list[float], *, where: str = "client") -> s
     values.sort()
     label = f"{kind} ({where})"
     if not values:
-        return f"  {label:20} no requests"
+        return f"  {label:28} no requests"
     return (
-        f"  {label:20} n={len(values):6}  p50 {_ms(values, 0.5):7.1f} ms  p95 {_ms(values, 0.95):7.1f} ms  "
+        f"  {label:28} n={len(values):6}  p50 {_ms(values, 0.5):7.1f} ms  p95 {_ms(values, 0.95):7.1f} ms  "
         f"p99 {_ms(values, 0.99):7.1f} ms  max {values[-1] * 1000:8.1f} ms"
     )
 
@@ -479,7 +523,9 @@ def main() -> None:
     parser.add_argument(
         "--sizes", default="10000,1000000", help="pool sizes in regular tasks, comma-separated"
     )
-    parser.add_argument("--modes", default="realistic,capacity")
+    parser.add_argument("--modes", default="inprocess,realistic,capacity")
+    parser.add_argument("--inprocess-cycles", type=int, default=1000, help="cycles per pool, in-process mode")
+    parser.add_argument("--inprocess-workers", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2000, help="simulated workers in the realistic mode")
     parser.add_argument("--think", type=float, default=15.0, help="mean think time per task, seconds")
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per realistic run")
@@ -518,9 +564,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]
-    if not set(modes) <= {"realistic", "capacity"}:
-        parser.error("--modes takes realistic and/or capacity")
+    if not set(modes) <= {"inprocess", "realistic", "capacity"}:
+        parser.error("--modes takes inprocess, realistic and/or capacity")
 
+    started = time.monotonic()
     print(f"load average before set-up: {_common.load_average()}")
     data = _set_up(
         sizes=sizes,
@@ -538,10 +585,53 @@ def main() -> None:
         print(
             f"server: make serve ({args.web_workers} gthread workers x {args.web_threads} threads) at {server.url}"
         )
+        for pool_id in data["pools"].values():
+            _open(pool_id)
+        if "inprocess" in modes:
+            _quiet(args)
+            print(
+                f"\n== in-process: next + submit through the services, no HTTP, {args.inprocess_cycles} cycles "
+                f"per pool in alternating chunks (load average {_common.load_average()})"
+            )
+            before = _common.machine_cpu_seconds(), time.monotonic(), time.process_time()
+            service = _service_times(
+                pools=data["pools"],
+                tokens=tokens[-args.inprocess_workers :],
+                cycles=args.inprocess_cycles,
+                chunk=50,
+                accuracy=args.accuracy,
+                seed=args.seed,
+            )
+            wall = time.monotonic() - before[1]
+            others = (_common.machine_cpu_seconds() - before[0] - (time.process_time() - before[2])) / wall
+            for size, found in service.items():
+                for kind in ("next", "submit"):
+                    cpu = found[f"{kind}_cpu"]
+                    print(
+                        _latency_line(f"{kind} {size:,}", found[kind], where="service")
+                        + f"  cpu mean {sum(cpu) / max(1, len(cpu)) * 1000:.2f} ms"
+                    )
+            if len(service) > 1:
+                small, large = min(service), max(service)
+                p99 = {size: _ms(sorted(service[size]["next"]), 0.99) for size in (small, large)}
+                print(f"  next p99, {large:,} against {small:,} tasks: {p99[large] / p99[small]:.2f}x")
+            print(f"  other processes (the server included, idle here): {others:.2f} cores")
+            report["runs"].append(
+                {
+                    "mode": "inprocess",
+                    **{
+                        f"{size}_{kind}": {
+                            p: _ms(sorted(v), f) for p, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+                        }
+                        for size, found in service.items()
+                        for kind, v in found.items()
+                        if not kind.endswith("_cpu")
+                    },
+                }
+            )
         for size in sizes:
             pool_id = data["pools"][size]
-            _open(pool_id)
-            for mode in modes:
+            for mode in (m for m in modes if m != "inprocess"):
                 print(f"\n== {mode}, pool of {size:,} tasks (load average {_common.load_average()})")
                 if mode == "realistic":
                     _quiet(args)
@@ -639,7 +729,9 @@ def main() -> None:
             _close(pool_id)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-    print(f"\nload average at the end: {_common.load_average()}")
+    print(
+        f"\nload average at the end: {_common.load_average()}; {(time.monotonic() - started) / 60:.1f} minutes in all"
+    )
     if failed:
         sys.exit("FAILED: the database holds over-assigned tasks, repeated workers or lost places")
 
