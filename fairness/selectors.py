@@ -9,21 +9,16 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Avg,
     Case,
     Count,
-    Exists,
-    F,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -55,36 +50,35 @@ def worker_is_blocked(*, worker: User) -> bool:
     return Decision.objects.filter(worker=worker, kind=DecisionKind.BLOCK, reversed_at__isnull=True).exists()
 
 
-def pools_fair_for_worker(*, pools: QuerySet[Pool], worker: User) -> QuerySet[Pool]:
-    """Narrow open pools to those this worker may claim from now, in the same single query.
+def pool_fair_for_worker_sql(*, now: datetime) -> tuple[str, dict[str, Any]]:
+    """Which open pools a worker may claim from now, as an SQL condition on the pool `p` for `%(worker)s`.
 
-    Gone: everything if the worker is blocked; pools measured below the pay floor; pools with a content warning
+    Out: everything if the worker is blocked; pools measured below the pay floor; pools with a content warning
     the worker has not opted into; and every warned pool once the worker has had their daily cap of warned tasks
     today. Each condition is an uncorrelated or per-pool indexed subquery: no cost grows with a pool's answers.
+    SQL rather than a queryset because it is part of every claim's one pool query, where building the
+    queryset cost ten times what PostgreSQL spent running it (docs/benchmarks.md, "Assignment"); it is
+    written to run on SQLite too.
     """
-    blocked = Decision.objects.filter(worker=worker, kind=DecisionKind.BLOCK, reversed_at__isnull=True)
-    below = PoolPay.objects.filter(pool=OuterRef("pk"), below_floor=True)
-    opted_in = ContentOptIn.objects.filter(worker=worker, category=OuterRef("content_warning"))
-    cap = WorkerCarePreferences.objects.filter(worker=worker).values("daily_cap")[:1]
-    warned_today = (
-        Assignment.objects.filter(
-            worker=worker, created_at__gte=today_start(), pool__content_warning__isnull=False
-        )
-        .values("worker")
-        .annotate(n=Count("id"))
-        .values("n")[:1]
-    )
-    return (
-        pools.filter(~Exists(blocked))
-        .filter(~Exists(below))
-        .alias(
-            _warned_today=Coalesce(Subquery(warned_today, output_field=IntegerField()), Value(0)),
-            _daily_cap=Coalesce(Subquery(cap, output_field=IntegerField()), Value(DEFAULT_DAILY_CAP)),
-        )
-        .filter(
-            Q(content_warning__isnull=True) | (Q(Exists(opted_in)) & Q(_warned_today__lt=F("_daily_cap")))
-        )
-    )
+    sql = """
+        NOT EXISTS (SELECT 1 FROM fairness_decision d
+                    WHERE d.worker_id = %(worker)s AND d.kind = %(fair_block)s AND d.reversed_at IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM fairness_poolpay pp WHERE pp.pool_id = p.id AND pp.below_floor)
+        AND (p.content_warning IS NULL OR (
+            EXISTS (SELECT 1 FROM fairness_contentoptin o
+                    WHERE o.worker_id = %(worker)s AND o.category = p.content_warning)
+            AND (SELECT COUNT(*) FROM tasks_assignment wa JOIN tasks_pool wp ON wp.id = wa.pool_id
+                 WHERE wa.worker_id = %(worker)s AND wa.created_at >= %(fair_today)s
+                   AND wp.content_warning IS NOT NULL)
+                < COALESCE((SELECT c.daily_cap FROM fairness_workercarepreferences c
+                            WHERE c.worker_id = %(worker)s), %(fair_default_cap)s)
+        ))
+    """
+    return sql, {
+        "fair_block": DecisionKind.BLOCK.value,
+        "fair_today": connection.ops.adapt_datetimefield_value(today_start(now)),
+        "fair_default_cap": DEFAULT_DAILY_CAP,
+    }
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,11 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Min, Sum
 
+from fairlabel.rows import from_row, select_list
+from fairlabel.sql import prepared_cursor
 from payouts.models import Account, AccountKind, Entry, TransactionKind, Withdrawal
 from tasks.models import Answer, AnswerStatus, Pool
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+
+_KIND_BALANCE = select_list(Account, "a", ("kind", "balance"))
 
 
 @dataclass(frozen=True)
@@ -24,8 +30,14 @@ class Balance:
 
 def balance_for_user(*, user: User) -> Balance:
     """Requester: available and what their pools hold. Worker: available and pending (not yet available)."""
-    rows = Account.objects.filter(user=user).values("kind").annotate(total=Sum("balance"))
-    totals = {row["kind"]: row["total"] or Decimal(0) for row in rows}
+    # SQL and a sum made here: every submit's response shows the balance, and the ORM's grouped query cost
+    # five times what PostgreSQL spent on it. Summed in Decimal because SQLite would add floats.
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {_KIND_BALANCE} FROM payouts_account a WHERE a.user_id = %s", [user.pk])
+        for row in cursor.fetchall():
+            account = from_row(Account, row, ("kind", "balance"))
+            totals[account.kind] += account.balance
     if user.is_requester:
         return Balance(
             available=totals.get(AccountKind.REQUESTER_AVAILABLE, Decimal(0)),

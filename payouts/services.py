@@ -36,6 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import ServiceError
+from fairlabel.sql import prepared_cursor
 from payouts.checks import LedgerReport, ledger_report
 from payouts.models import (
     NEGATIVE_ALLOWED,
@@ -242,7 +243,7 @@ def _post_in_one_statement(
     idempotency_key: str | None,
 ) -> LedgerTransaction:
     created_at = timezone.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _POST_SQL,
             {

@@ -208,13 +208,14 @@ def pool_results_as_of(*, pool: Pool) -> datetime | None:
 # ---------------------------------------------------------------------------------------- restrictions
 
 
-def pools_unrestricted_for_worker(*, pools: QuerySet[Pool], worker: User) -> QuerySet[Pool]:
-    """Leave out the pools this worker is restricted from (by the pool's own or a platform-wide
-    restriction); part of the claim's pool query, not a query of its own."""
-    active = Restriction.objects.filter(worker=worker, lifted_at__isnull=True).filter(
-        Q(pool=OuterRef("pk")) | Q(pool__isnull=True)
-    )
-    return pools.exclude(Exists(active))
+def pool_unrestricted_sql() -> str:
+    """Pools `p` that `%(worker)s` is not restricted from (by the pool's own or a platform-wide restriction),
+    as an SQL condition: part of the claim's one pool query (see tasks.selectors.pools_open_for_worker)."""
+    return """
+        NOT EXISTS (SELECT 1 FROM quality_restriction r
+                    WHERE r.worker_id = %(worker)s AND r.lifted_at IS NULL
+                      AND (r.pool_id = p.id OR r.pool_id IS NULL))
+    """
 
 
 def restriction_active_for(*, worker: User, pool: Pool) -> Restriction | None:

@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 from functools import partial
 
 import numpy as np
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
+from fairlabel.rows import from_row, select_list
+from fairlabel.sql import prepared_cursor
 from fairness.services import decision_record_restriction, decision_reverse_for_restriction
 from quality import estimate
 from quality.loading import pool_raw_answers, results_write
@@ -507,11 +509,19 @@ def pool_aggregation_request(*, pool_id: int, delay_seconds: float | None = None
         delay_seconds = DEBOUNCE_SECONDS
     now = timezone.now()
     due = now + timedelta(seconds=delay_seconds)
-    pending = PoolAggregationState.objects.filter(pool_id=pool_id).values_list("due_at", flat=True).first()
-    if pending is not None and pending <= due:
-        return False
     table = PoolAggregationState._meta.db_table
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
+        # SQL: this read follows every submit, and through the ORM it cost more than the rest of the request's
+        # reads put together.
+        cursor.execute(
+            f"SELECT {select_list(PoolAggregationState, 's', ('due_at',))} FROM {table} s "
+            "WHERE s.pool_id = %s",
+            [pool_id],
+        )
+        row = cursor.fetchone()
+        pending = from_row(PoolAggregationState, row, ("due_at",)).due_at if row else None
+        if pending is not None and pending <= due:
+            return False
         cursor.execute(
             f"""
             INSERT INTO {table} AS s (pool_id, due_at, method) VALUES (%s, %s, '')

@@ -21,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 
 from accounts.models import User
+from fairlabel.sql import prepared_cursor
 from tasks.models import Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
 
 # Database vendors that take the one-statement path; tests empty it to run the ORM path on PostgreSQL too.
@@ -51,7 +53,7 @@ def golden_due(*, worker_id: int, pool: Pool, claimed: int, golden_claimed: int)
 
 def assignment_held(*, worker: User, now: datetime) -> Assignment | None:
     """The worker's unexpired active assignment, if any. An expired one is expired here, its place returned."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # Raw SQL because this runs before every claim and usually finds nothing: the ORM would cost more
         # Python than the query costs the database. The partial unique index on active assignments serves it.
         cursor.execute(
@@ -67,6 +69,7 @@ def assignment_held(*, worker: User, now: datetime) -> Assignment | None:
     return None
 
 
+@transaction.atomic
 def expire_own_stale(*, worker: User, now: datetime) -> None:
     """Give back the places of this worker's expired assignments (no sweep needed for that)."""
     stale = list(
@@ -90,11 +93,17 @@ def expire(*, assignment: Assignment) -> None:
 def claim_in_pool(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
     """A new assignment for the worker in this pool (golden when due), or None if the pool has nothing for them.
 
-    Must run inside a transaction, after `assignment_held` found nothing.
+    Call it after `assignment_held` found nothing. On PostgreSQL, outside a transaction, each claim statement
+    commits by itself (it is the whole claim, so no BEGIN and COMMIT round trips); inside the caller's
+    transaction it runs under a savepoint, so a claim refused by a unique index leaves that transaction usable.
     """
-    if connection.vendor in SQL_VENDORS:
+    if connection.vendor not in SQL_VENDORS:
+        with transaction.atomic():
+            return _claim_orm(pool=pool, worker=worker, now=now)
+    if not connection.in_atomic_block:
         return _claim_sql(pool=pool, worker=worker, now=now)
-    return _claim_orm(pool=pool, worker=worker, now=now)
+    with transaction.atomic():
+        return _claim_sql(pool=pool, worker=worker, now=now)
 
 
 # ------------------------------------------------------------------------------------ PostgreSQL: one statement
@@ -191,15 +200,11 @@ def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
         "now": now,
         "expires": expires_at,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         golden = False
         # golden_slots_left as read with the pool list: only a shortcut, the golden statement re-checks it.
         if pool.golden_rate > 0 and pool.golden_slots_left > 0:
-            cursor.execute(
-                "SELECT claimed, golden_claimed FROM tasks_workerpoolstats WHERE worker_id = %s AND pool_id = %s",
-                [worker.pk, pool.pk],
-            )
-            claimed, golden_claimed = cursor.fetchone() or (0, 0)
+            claimed, golden_claimed = _worker_counts(cursor, pool=pool, worker=worker)
             golden = golden_due(
                 worker_id=worker.pk, pool=pool, claimed=claimed, golden_claimed=golden_claimed
             )
@@ -229,6 +234,20 @@ def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
     assignment.pool = pool
     assignment.worker = worker
     return assignment
+
+
+def _worker_counts(cursor: Any, *, pool: Pool, worker: User) -> tuple[int, int]:
+    """(claimed, golden_claimed) of the worker in the pool: from the pool list when it brought them
+    (tasks.selectors.pools_open_for_worker does), else read."""
+    counts = getattr(pool, "worker_claimed", None), getattr(pool, "worker_golden_claimed", None)
+    if counts[0] is not None and counts[1] is not None:
+        return int(counts[0]), int(counts[1])
+    cursor.execute(
+        "SELECT claimed, golden_claimed FROM tasks_workerpoolstats WHERE worker_id = %s AND pool_id = %s",
+        [worker.pk, pool.pk],
+    )
+    row = cursor.fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 # ------------------------------------------------------------------------------------------- ORM (SQLite)

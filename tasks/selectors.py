@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,12 +13,15 @@ import nh3
 from django.db import connection
 from django.db.models import CharField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
-from fairness.selectors import PoolFairness, fairness_for_pools, pools_fair_for_worker
+from fairlabel.rows import from_row, select_list
+from fairlabel.sql import prepared_cursor
+from fairness.selectors import PoolFairness, fairness_for_pools, pool_fair_for_worker_sql
 from payouts.models import Account, AccountKind, Entry, TransactionKind
-from quality.selectors import pools_unrestricted_for_worker, results_for_pool
+from quality.selectors import pool_unrestricted_sql, results_for_pool
 from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
 
@@ -37,15 +41,45 @@ def pools_for_requester(*, requester: User) -> QuerySet[Pool]:
     return Pool.objects.filter(requester=requester).order_by("-created_at", "-id")
 
 
-def pools_open_for_worker(*, worker: User, pool_id: int | None = None) -> list[Pool]:
-    pools = Pool.objects.filter(status=PoolStatus.OPEN)
+_POOLS_OPEN_SQL = """
+SELECT {columns}, COALESCE(s.claimed, 0) AS worker_claimed, COALESCE(s.golden_claimed, 0) AS worker_golden_claimed
+FROM tasks_pool p
+LEFT JOIN tasks_workerpoolstats s ON s.pool_id = p.id AND s.worker_id = %(worker)s
+WHERE p.status = %(open)s {one_pool}
+  AND {fair}
+  AND {unrestricted}
+ORDER BY p.priority DESC, p.id
+"""
+
+
+def pools_open_for_worker(
+    *, worker: User, pool_id: int | None = None, now: datetime | None = None
+) -> list[Pool]:
+    """The open pools this worker may take tasks from, highest priority first: the one place that decides it.
+
+    Fair work (issue 7: blocks, the pay floor, content warnings, the daily cap) and quality (issue 4:
+    restrictions) each contribute their condition to this one query. Every pool carries the worker's own
+    counts in it, `worker_claimed` and `worker_golden_claimed`, which the claim needs to place golden items.
+    """
+    fair, fair_params = pool_fair_for_worker_sql(now=now or timezone.now())
+    sql = _POOLS_OPEN_SQL.format(
+        columns=select_list(Pool, "p"),
+        one_pool="AND p.id = %(pool)s" if pool_id is not None else "",
+        fair=fair,
+        unrestricted=pool_unrestricted_sql(),
+    )
+    params = {"worker": worker.pk, "open": PoolStatus.OPEN.value, **fair_params}
     if pool_id is not None:
-        pools = pools.filter(pk=pool_id)
-    # Fair work (issue 7): blocks, the pay floor, content warnings and the daily cap, in this same query.
-    pools = pools_fair_for_worker(pools=pools, worker=worker)
-    # Quality (issue 4): not from pools where the worker is restricted.
-    pools = pools_unrestricted_for_worker(pools=pools, worker=worker)
-    return list(pools.order_by("-priority", "id"))
+        params["pool"] = pool_id
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    pools = []
+    for row in rows:
+        pool = from_row(Pool, row[:-2])
+        pool.worker_claimed, pool.worker_golden_claimed = row[-2:]
+        pools.append(pool)
+    return pools
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from payouts.services import (
     ledger_post,
 )
 from quality import services as quality_services
-from tasks import claims
+from tasks import answering, claims
 from tasks.importing import TaskRow
 from tasks.models import (
     Acceptance,
@@ -38,7 +38,6 @@ from tasks.models import (
     Pool,
     PoolStatus,
     Task,
-    WorkerPoolStats,
 )
 
 BULK_BATCH = 5000
@@ -263,8 +262,9 @@ def _assignment_next(*, worker: User, pool_id: int | None, prefer_pool_id: int |
         return held
 
 
-@transaction.atomic
 def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None) -> Assignment | None:
+    # No transaction around these reads: each claim is atomic by itself (tasks.claims.claim_in_pool), and one
+    # taken after a pool changed under the list is checked against the pool again inside the claim.
     from tasks.selectors import pools_open_for_worker
 
     now = timezone.now()
@@ -272,7 +272,7 @@ def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None
     if held is not None:
         return held
     # The one place that decides which pools a worker may take from (status, fairness, quality restrictions).
-    pools = pools_open_for_worker(worker=worker, pool_id=pool_id)
+    pools = pools_open_for_worker(worker=worker, pool_id=pool_id, now=now)
     if prefer_pool_id is not None:
         pools.sort(key=lambda pool: pool.pk != prefer_pool_id)  # stable: the others keep their priority order
     for pool in pools:
@@ -283,12 +283,7 @@ def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None
 
 
 def _locked_assignment(*, worker: User, assignment_id: int) -> Assignment:
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("pool", "task")
-        .filter(pk=assignment_id, worker=worker)
-        .first()
-    )
+    assignment = answering.assignment_locked(worker=worker, assignment_id=assignment_id)
     if assignment is None:
         raise ServiceError(code="not_found", message="No such assignment of yours.", status_code=404)
     return assignment
@@ -337,7 +332,7 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
     is_golden = assignment.is_golden
     correct = (label == task.golden_label) if is_golden else None
     duration_ms = max(0, int((now - assignment.created_at).total_seconds() * 1000))
-    answer = Answer.objects.create(
+    answer = Answer(
         assignment=assignment,
         task=task,
         pool=pool,
@@ -352,13 +347,7 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
         status=AnswerStatus.PENDING if pool.acceptance == Acceptance.REVIEW else AnswerStatus.ACCEPTED,
         reward=pool.reward,
     )
-    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
-    Task.objects.filter(pk=task.pk).update(answers_count=F("answers_count") + 1)
-    WorkerPoolStats.objects.filter(worker=worker, pool=pool).update(
-        answers=F("answers") + 1,
-        golden_answered=F("golden_answered") + int(is_golden),
-        golden_correct=F("golden_correct") + int(bool(correct)),
-    )
+    answering.answer_write(answer=answer)
     # Skill rule after a golden answer, dynamic overlap after a regular one, debounced aggregation.
     quality_services.answer_recorded(answer=answer)
     try:

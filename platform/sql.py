@@ -1,0 +1,61 @@
+"""A cursor for the hand-written statements of the assignment feed's hot path (claim, submit, their reads).
+
+On PostgreSQL it binds parameters on the server and prepares each statement on first use (psycopg's
+`prepare=True`), so the connection parses and plans it once instead of on every request. Measured on the
+next + submit cycle (docs/benchmarks.md, "Assignment"): PostgreSQL's CPU per cycle fell by about 40%, and the
+server-side binding's parameters, dumped in C, cost less Python than Django's default client-side binding.
+Only these statements take this path: the rest of Django keeps its default cursor, whose behaviour the
+ORM's queries were written and tested against.
+
+Errors are Django's (an IntegrityError is `django.db.IntegrityError`), a broken transaction is refused as
+Django's own cursor refuses it, and statements are recorded where Django records queries (DEBUG, tests).
+Elsewhere (SQLite for `make run`) this is Django's own cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection
+
+
+class PreparedCursor:
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> None:
+        connection.validate_no_broken_transaction()
+        started = time.monotonic()
+        with connection.wrap_database_errors:
+            self._raw.execute(sql, params, prepare=True)
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+    def fetchone(self) -> Any:
+        with connection.wrap_database_errors:
+            return self._raw.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with connection.wrap_database_errors:
+            return list(self._raw.fetchall())
+
+
+@contextmanager
+def prepared_cursor() -> Iterator[Any]:
+    """A cursor on Django's connection (and in its transaction, if one is open)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    try:
+        yield PreparedCursor(raw)
+    finally:
+        raw.close()

@@ -1,0 +1,103 @@
+"""The database side of a submit: the assignment read under lock, then the answer and its counters written.
+
+On PostgreSQL each is one statement (the write is one statement with data-modifying CTEs), because the submit
+is half of every task a worker does: through the ORM the same work was five queries and most of a request's
+Python (docs/benchmarks.md, "Assignment"). Elsewhere (SQLite for `make run`) the write goes through the ORM.
+The rules (which statuses may be submitted, which labels, what is correct) stay in tasks.services.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import F
+
+from accounts.models import User
+from fairlabel.rows import from_row, select_list
+from fairlabel.sql import prepared_cursor
+from tasks import claims
+from tasks.models import Answer, Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
+
+# What a submit or a skip needs of the task: not its data, which may be large.
+_TASK_FIELDS = ("id", "pool", "golden_label", "max_answers", "answers_count", "remaining")
+_ASSIGNMENT_COLUMNS = len(Assignment._meta.concrete_fields)
+
+_LOCKED_SQL = f"""
+SELECT {select_list(Assignment, "a")}, {select_list(Task, "t", _TASK_FIELDS)}, {select_list(Pool, "p")}
+FROM tasks_assignment a
+JOIN tasks_task t ON t.id = a.task_id
+JOIN tasks_pool p ON p.id = a.pool_id
+WHERE a.id = %(assignment)s AND a.worker_id = %(worker)s
+"""
+
+
+def assignment_locked(*, worker: User, assignment_id: int) -> Assignment | None:
+    """The worker's assignment with its task and pool, its row locked until the transaction ends."""
+    # SQLite has no row locks: its write transactions (IMMEDIATE) are serialised instead.
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    with prepared_cursor() as cursor:
+        cursor.execute(_LOCKED_SQL + lock, {"assignment": assignment_id, "worker": worker.pk})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    task_end = _ASSIGNMENT_COLUMNS + len(_TASK_FIELDS)
+    assignment = from_row(Assignment, row[:_ASSIGNMENT_COLUMNS])
+    assignment.task = from_row(Task, row[_ASSIGNMENT_COLUMNS:task_end], _TASK_FIELDS)
+    assignment.pool = from_row(Pool, row[task_end:])
+    assignment.worker = worker
+    return assignment
+
+
+def answer_write(*, answer: Answer) -> None:
+    """Insert the (unsaved) answer, mark its assignment submitted and count it on the task and the worker."""
+    if connection.vendor not in claims.SQL_VENDORS:
+        _answer_write_orm(answer=answer)
+        return
+    fields = [field for field in Answer._meta.concrete_fields if not field.primary_key]
+    values = {
+        f"v{i}": field.get_db_prep_save(getattr(answer, field.attname), connection)
+        for i, field in enumerate(fields)
+    }
+    columns = ", ".join(str(field.column) for field in fields)
+    placeholders = ", ".join(f"%({name})s" for name in values)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH answer AS (
+                INSERT INTO tasks_answer ({columns}) VALUES ({placeholders}) RETURNING id
+            ), assignment AS (
+                UPDATE tasks_assignment SET status = %(submitted)s WHERE id = %(assignment)s
+            ), task AS (
+                UPDATE tasks_task SET answers_count = answers_count + 1 WHERE id = %(task)s
+            ), stats AS (
+                UPDATE tasks_workerpoolstats
+                SET answers = answers + 1, golden_answered = golden_answered + %(golden)s,
+                    golden_correct = golden_correct + %(correct)s
+                WHERE worker_id = %(worker)s AND pool_id = %(pool)s
+            )
+            SELECT id FROM answer
+            """,
+            {
+                **values,
+                "submitted": AssignmentStatus.SUBMITTED.value,
+                "assignment": answer.assignment_id,
+                "task": answer.task_id,
+                "golden": int(answer.is_golden),
+                "correct": int(bool(answer.correct)),
+                "worker": answer.worker_id,
+                "pool": answer.pool_id,
+            },
+        )
+        (answer.pk,) = cursor.fetchone()
+    answer._state.adding = False
+    answer._state.db = connection.alias
+
+
+def _answer_write_orm(*, answer: Answer) -> None:
+    answer.save(force_insert=True)
+    Assignment.objects.filter(pk=answer.assignment_id).update(status=AssignmentStatus.SUBMITTED)
+    Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") + 1)
+    WorkerPoolStats.objects.filter(worker_id=answer.worker_id, pool_id=answer.pool_id).update(
+        answers=F("answers") + 1,
+        golden_answered=F("golden_answered") + int(answer.is_golden),
+        golden_correct=F("golden_correct") + int(bool(answer.correct)),
+    )
