@@ -43,6 +43,7 @@ from payouts.services import (
     account_requester_available,
     account_worker_available,
     ledger_post,
+    pool_reservation_settle,
 )
 from tasks.models import (
     Answer,
@@ -232,7 +233,7 @@ def pool_floor_top_up(*, pool: Pool) -> PoolTopUp | None:
             owed_lines.append((row["worker_id"], row["n"], row["capped_ms"], row["rewards"], owed))
     if not owed_lines:
         return None
-    reservation = Account.objects.select_for_update().get(pk=account_pool_reserved(pool=pool).pk)
+    reservation = pool_reservation_settle(pool=pool)
     total_owed = sum((line[4] for line in owed_lines), Decimal(0))
     available = reservation.balance
     if available < total_owed:

@@ -13,7 +13,6 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
 
 from payouts.models import (
-    NEGATIVE_ALLOWED,
     OPEN_WITHDRAWAL_STATUSES,
     Account,
     AccountKind,
@@ -120,12 +119,23 @@ def _problems() -> list[str]:
         problems.append(f"... {len(rows) - SHOW} more accounts whose cached balance drifted")
 
     # 3. No account below zero where that is forbidden.
-    negative = Account.objects.filter(balance__lt=0).exclude(kind__in=NEGATIVE_ALLOWED)
+    negative = Account.objects.filter(balance__lt=0, may_go_negative=False)
     count = negative.count()
     for key, balance in negative.values_list("key", "balance")[:SHOW]:
         problems.append(f"account {key} is below zero: {balance}")
     if count > SHOW:
         problems.append(f"... {count - SHOW} more accounts below zero")
+    # A pool's spent rows may go below zero, but never the pool's reservation taken with them.
+    overspent = (
+        Account.objects.filter(kind=AccountKind.POOL_RESERVED)
+        .values("pool_id")
+        .annotate(held=Sum("balance"))
+        .filter(held__lt=0)
+        .order_by("pool_id")
+        .values_list("pool_id", "held")
+    )
+    for pool_id, held in overspent[:SHOW]:
+        problems.append(f"pool {pool_id} has spent more than its reservation: {held}")
 
     # 4. Deposits = requester balances + reservations + worker balances + fees + in flight + paid out.
     totals = _totals_by_kind()

@@ -65,6 +65,7 @@ class TransactionKind(models.TextChoices):
     WITHDRAWAL_FAILED = "withdrawal_failed", "Withdrawal failed"
     TOP_UP = "top_up", "Top-up to the pay floor"
     REVERSAL = "reversal", "Reversal"
+    POOL_SETTLE = "pool_settle", "Answers paid, settled in a pool's reservation"
 
 
 class LedgerTransaction(models.Model):

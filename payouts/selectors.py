@@ -228,9 +228,13 @@ def billing_for_requester(*, requester: User, history_limit: int = 200) -> Billi
         p.pk: PoolBilling(pool_id=p.pk, name=p.name, status=p.status)
         for p in Pool.objects.filter(requester=requester).order_by("-created_at", "-id")
     }
-    for pool_id, held in Account.objects.filter(
-        pool_id__in=list(pools), kind=AccountKind.POOL_RESERVED
-    ).values_list("pool_id", "balance"):
+    for pool_id, held in (
+        Account.objects.filter(pool_id__in=list(pools), kind=AccountKind.POOL_RESERVED)
+        .values("pool_id")
+        .annotate(held=Sum("balance"))  # the reservation and its spent rows
+        .order_by()
+        .values_list("pool_id", "held")
+    ):
         pools[pool_id].reserved_now = held
     # Rewards and fees: what the pool's answers paid, net of rejections (and of reinstated appeals).
     spend = (

@@ -122,9 +122,13 @@ def pool_stats(*, pool_ids: list[int], now: datetime | None = None) -> dict[int,
         .values_list("transaction__pool_id", "transaction__kind", "total")
     ):
         flows[(pool_id, kind)] = amount
-    for pool_id, balance in Account.objects.filter(
-        kind=AccountKind.POOL_RESERVED, pool_id__in=pool_ids
-    ).values_list("pool_id", "balance"):
+    for pool_id, balance in (
+        Account.objects.filter(kind=AccountKind.POOL_RESERVED, pool_id__in=pool_ids)
+        .values("pool_id")
+        .annotate(held=Sum("balance"))  # the reservation and its spent rows
+        .order_by()
+        .values_list("pool_id", "held")
+    ):
         budget = flows.get((pool_id, TransactionKind.POOL_RESERVE), Decimal(0))
         released = -flows.get((pool_id, TransactionKind.POOL_RELEASE), Decimal(0))
         values[pool_id].update(budget=budget, reserved=balance, spent=budget - released - balance)

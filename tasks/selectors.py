@@ -116,11 +116,10 @@ class Budget:
 
 
 def pool_budget(*, pool: Pool) -> Budget:
-    reserved = (
-        Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED)
-        .values_list("balance", flat=True)
-        .first()
-    )
+    # The reservation and its spent rows (payouts.services.POOL_SPENT_SHARDS): what the pool still holds.
+    reserved = Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED).aggregate(
+        total=Sum("balance")
+    )["total"]
     # Spent: what left the reservation for answers (rewards and fees).
     spent = Entry.objects.filter(
         account__pool=pool,

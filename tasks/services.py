@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from fairness.services import pool_floor_top_up, pool_pay_measure
-from payouts.models import Account, TransactionKind
+from payouts.models import TransactionKind
 from payouts.money import cost_per_answer, money_str
 from payouts.services import (
     InsufficientFunds,
@@ -25,6 +25,7 @@ from payouts.services import (
     account_requester_available,
     answer_credit,
     ledger_post,
+    pool_reservation_settle,
 )
 from quality import services as quality_services
 from tasks import answering, claims
@@ -187,7 +188,7 @@ def pool_open(*, pool: Pool) -> Pool:
 
 
 def _release_reservation(*, pool: Pool, memo: str) -> None:
-    reserved = Account.objects.select_for_update().get(pk=account_pool_reserved(pool=pool).pk)
+    reserved = pool_reservation_settle(pool=pool)
     if reserved.balance > 0:
         ledger_post(
             kind=TransactionKind.POOL_RELEASE,
@@ -350,10 +351,9 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
     answering.answer_write(answer=answer)
     # Skill rule after a golden answer, dynamic overlap after a regular one, debounced aggregation.
     quality_services.answer_recorded(answer=answer)
-    try:
-        answer_credit(answer=answer, pool=pool)
-    except InsufficientFunds as exc:  # only if the pool was closed under us: refuse, record nothing
-        raise ServiceError(code="expired", message="This pool has stopped.", status_code=410) from exc
+    # Never refused for want of money: the claim took a place the reservation paid for, and a close or a
+    # completion cancels active assignments (waiting for submits in flight) before releasing it.
+    answer_credit(answer=answer, pool=pool)
     task_done = not is_golden and task.answers_count + 1 >= task.max_answers
     return SubmitOutcome(answer=answer, pool_completed_task=task_done)
 
@@ -643,7 +643,7 @@ def pool_set_reward(*, pool: Pool, reward: Decimal) -> Pool:
             + pool.golden_slots_left
             + Assignment.objects.filter(pool=pool, status=AssignmentStatus.ACTIVE).count()
         )
-        reserved = Account.objects.select_for_update().get(pk=account_pool_reserved(pool=pool).pk)
+        reserved = pool_reservation_settle(pool=pool)
         extra = cost_per_answer(reward) * unpaid - reserved.balance
         if extra > 0:
             try:

@@ -8,15 +8,23 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from payouts.checks import ledger_problems
-from payouts.models import Entry, LedgerTransaction, TransactionKind
+from payouts.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
+from payouts.money import fee_for
 from payouts.selectors import balance_for_user
 from payouts.services import (
     InsufficientFunds,
+    account_pool_spent,
     account_requester_available,
+    account_worker_available,
     account_world_deposits,
     deposit_create,
     ledger_post,
+    pool_reservation_settle,
 )
+from tasks.selectors import pool_budget
+from tasks.services import pool_close
+from tests.factories import WorkerFactory
+from tests.payouts.util import open_pool, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +102,80 @@ def test_a_posting_replayed_with_its_idempotency_key_moves_nothing(requester):
     assert LedgerTransaction.objects.count() == 1 and Entry.objects.count() == 2
     assert balance_for_user(user=requester).available == Decimal("3")
     assert ledger_problems() == []
+
+
+# A pool's answers are paid from spent rows (by worker) rather than from the one reservation row, so a busy
+# pool's submits do not queue on one lock; the reservation and its spent rows always add up.
+
+
+def _pool_rows(pool):
+    return dict(
+        Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED).values_list("key", "balance")
+    )
+
+
+def test_answers_are_paid_from_spent_rows_spread_by_worker_and_the_reservation_adds_up():
+    pool = open_pool(tasks=8, reward="0.10", fund_amount="100")
+    reserved_at_open = balance_for_user(user=pool.requester).reserved
+    workers = WorkerFactory.create_batch(4)
+    for worker in workers:
+        submit(pool=pool, worker=worker)
+
+    rows = _pool_rows(pool)
+    assert rows[f"pool:{pool.pk}"] == reserved_at_open  # the reservation row itself is not touched
+    spent_rows = {key: balance for key, balance in rows.items() if ":spent:" in key}
+    assert len(spent_rows) == 4  # one per worker here: four rows, four locks, no queue on one
+    cost = Decimal("0.10") + fee_for(Decimal("0.10"))
+    assert sum(spent_rows.values()) == -4 * cost
+    assert balance_for_user(user=pool.requester).reserved == reserved_at_open - 4 * cost
+    assert pool_budget(pool=pool).spent == 4 * cost
+    assert ledger_problems() == []
+
+
+def test_settling_folds_the_spent_rows_into_the_reservation_once():
+    pool = open_pool(tasks=4, reward="0.10", fund_amount="100")
+    for worker in WorkerFactory.create_batch(3):
+        submit(pool=pool, worker=worker)
+    net = balance_for_user(user=pool.requester).reserved
+
+    with transaction.atomic():
+        reservation = pool_reservation_settle(pool=pool)
+    assert reservation.balance == net
+    assert all(b == 0 for k, b in _pool_rows(pool).items() if ":spent:" in k)
+    settle = LedgerTransaction.objects.get(kind=TransactionKind.POOL_SETTLE, pool=pool)
+    assert sum(settle.entries.values_list("amount", flat=True)) == 0
+    with transaction.atomic():
+        pool_reservation_settle(pool=pool)  # nothing left to fold: no second posting
+    assert LedgerTransaction.objects.filter(kind=TransactionKind.POOL_SETTLE, pool=pool).count() == 1
+    assert balance_for_user(user=pool.requester).reserved == net
+    assert ledger_problems() == []
+
+
+def test_closing_returns_exactly_what_the_answers_left_and_empties_every_row():
+    pool = open_pool(tasks=5, reward="0.10", fund_amount="10")
+    for worker in WorkerFactory.create_batch(2):
+        submit(pool=pool, worker=worker)
+    available_before = balance_for_user(user=pool.requester).available
+    net = balance_for_user(user=pool.requester).reserved
+
+    pool_close(pool=pool)
+
+    assert balance_for_user(user=pool.requester).available == available_before + net
+    assert set(_pool_rows(pool).values()) == {Decimal(0)}
+    assert ledger_problems() == []
+
+
+def test_ledger_check_reports_a_pool_that_spent_more_than_its_reservation():
+    pool = open_pool(tasks=1, reward="0.10", fund_amount="1")
+    reserved = balance_for_user(user=pool.requester).reserved
+    worker = WorkerFactory()
+    # Only a bug could do this: the claim bounds what a pool's answers spend.
+    ledger_post(
+        kind=TransactionKind.ANSWER_REWARD,
+        legs=[
+            (account_pool_spent(pool=pool, shard=worker.pk), -(reserved + 1)),
+            (account_worker_available(user_id=worker.pk), reserved + 1),
+        ],
+        pool=pool,
+    )
+    assert any(f"pool {pool.pk} has spent more than its reservation" in p for p in ledger_problems())
