@@ -150,6 +150,22 @@ def test_golden_items_are_mixed_in_at_the_rate_from_the_first_block_and_never_re
     assert Task.objects.filter(pool=pool, golden_label__isnull=False, answers_count__gt=0).count() == 6
 
 
+def test_workers_who_come_to_a_golden_item_at_the_same_time_do_not_all_get_the_same_one() -> None:
+    # Golden counts move only when answers arrive: one shared order would hand every worker claiming in the
+    # same seconds the same item, and their submits would queue on its row.
+    open_pool(tasks=100, golden=10, golden_rate=0.2, overlap=3)
+    first_golden = []
+    for worker in WorkerFactory.create_batch(8):
+        while True:
+            got = assignment_next(worker=worker)
+            assert got is not None
+            if got.is_golden:  # held, not answered: the counts stay where they were for everyone
+                first_golden.append(got.task_id)
+                break
+            assignment_submit(worker=worker, assignment_id=got.pk, label="OK")
+    assert len(set(first_golden)) > 1
+
+
 def test_when_golden_items_run_out_regular_work_continues(path: str, worker: User) -> None:
     open_pool(tasks=10, golden=1, golden_rate=0.5)
     kinds = []
