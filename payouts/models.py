@@ -84,7 +84,8 @@ class LedgerTransaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Served by the (account, transaction) index below; a second index would be written at every posting.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount = models.DecimalField(max_digits=20, decimal_places=6)
 
     class Meta:

@@ -141,7 +141,9 @@ class AssignmentStatus(models.TextChoices):
 
 
 class Assignment(models.Model):
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: the unique (task, worker) index serves every lookup by task, and each index is
+    # written at every claim and again at every submit (a status change is never a HOT update here).
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="assignments")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
     status = models.CharField(
@@ -178,9 +180,13 @@ class AnswerStatus(models.TextChoices):
 
 class Answer(models.Model):
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="answer")
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="answers")
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="answers")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="answers")
+    # These three have no single-column index: (task, worker), (pool, submitted_at) and (worker, submitted_at)
+    # below lead with them and serve the same lookups, and every index is written at every submit.
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="answers", db_index=False
+    )
     label = models.CharField(max_length=200)
     submitted_at = models.DateTimeField(db_index=True)
     duration_ms = models.PositiveIntegerField()
