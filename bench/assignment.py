@@ -9,7 +9,9 @@ one pool per size (default 10,000 and 1,000,000 regular tasks, overlap 3, golden
 all by generate_series. Then, on one `make serve` (gunicorn gthread, production settings):
 
 - inprocess: next + submit through the services in this process, no HTTP, the pools alternating in chunks:
-  what the claim costs by pool size, without the server and network around it.
+  what the claim costs by pool size, without the server and network around it; then ping, next and submit
+  through Django's whole handler in this process (test client, no web server), with the CPU this process
+  and its PostgreSQL backend spent on each.
 - realistic: many simulated workers (default 2,000), each thinking about 15 s (uniformly 7.5-22.5 s) before
   submitting, so together they offer a fixed rate of next + submit cycles (2,000 / 15 s = 133 per second)
   whatever the server's latency; p50/p95/p99 of next and of submit after a warm-up (in which every worker
@@ -35,6 +37,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -456,6 +459,71 @@ def _service_times(
     return times
 
 
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return int(pid)
+
+
+def _cpu_of(pid: int) -> float | None:
+    """CPU seconds of a process on this machine, from /proc (None if it is not here: PostgreSQL elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _request_costs(
+    *, pool_id: int, tokens: list[str], cycles: int, accuracy: float, seed: int
+) -> dict[str, Any]:
+    """CPU per API request through Django's whole handler (middleware, DRF, authentication, the view) in this
+    process, without a web server: this process's CPU and its PostgreSQL backend's, for ping, next and submit.
+    Pings and cycles alternate in chunks so that whatever else runs falls on both."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    rng = random.Random(seed)
+    backend = _backend_pid()  # the connection persists (CONN_MAX_AGE); checked again at the end
+    spent: dict[str, list[float]] = {kind: [0.0, 0.0, 0.0] for kind in ("ping", "next", "submit")}
+
+    def timed(kind: str, token: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Token {token}", "secure": True}
+        cpu, pg = time.process_time(), _cpu_of(backend)
+        if body is None:
+            response = client.get(path, **auth)
+        else:
+            response = client.post(path, body, content_type="application/json", **auth)
+        pg_after = _cpu_of(backend)
+        spent[kind][0] += time.process_time() - cpu
+        spent[kind][1] += (pg_after - pg) if pg_after is not None and pg is not None else math.nan
+        spent[kind][2] += 1
+        return response
+
+    turn = 0
+    for _ in range(max(1, cycles // 50)):
+        for _ in range(50):
+            token = tokens[turn % len(tokens)]
+            turn += 1
+            timed("ping", token, "/api/v1/ping/")
+            response = timed("next", token, "/api/v1/assignments/next/", {"pool": pool_id})
+            if response.status_code != 200:
+                continue
+            label = "OK" if rng.random() < accuracy else "Bad"
+            timed("submit", token, f"/api/v1/assignments/{response.json()['id']}/submit/", {"label": label})
+    if _backend_pid() != backend:  # reconnected part-way: the backend's figures would be of the wrong process
+        for kind in spent:
+            spent[kind][1] = math.nan
+    return {
+        kind: {"python_ms": py / n * 1000, "postgres_ms": pg / n * 1000, "n": int(n)}
+        for kind, (py, pg, n) in spent.items()
+        if n
+    }
+
+
 def _check(pool_id: int) -> dict[str, int]:
     """Count what must never happen, straight from the tables (not from the server's own counters)."""
     from django.db import connection
@@ -642,6 +710,34 @@ def main() -> None:
                 p99 = {size: _ms(sorted(service[size]["next"]), 0.99) for size in (small, large)}
                 print(f"  next p99, {large:,} against {small:,} tasks: {p99[large] / p99[small]:.2f}x")
             print(f"  other processes (the server included, idle here): {others:.2f} cores")
+            print(
+                "  through Django's handler in this process (middleware, DRF, token check, view; no web "
+                "server), CPU per request:"
+            )
+            # The cycles above were the warm-up; the statistics of the tables they grew are taken now, as on a
+            # platform in use (see _run), so the prepared statements below are planned on them.
+            _analyze_growing_tables()
+            costs = {}
+            for size, pool_id in data["pools"].items():
+                costs[size] = _request_costs(
+                    pool_id=pool_id,
+                    tokens=tokens[-args.inprocess_workers :],
+                    cycles=args.inprocess_cycles,
+                    accuracy=args.accuracy,
+                    seed=args.seed,
+                )
+                line = ", ".join(
+                    f"{kind} {c['python_ms']:.2f} + {c['postgres_ms']:.2f} ms"
+                    for kind, c in costs[size].items()
+                )
+                print(f"    pool {size:,} (Python + PostgreSQL): {line}")
+                cycle = sum(
+                    costs[size][k]["python_ms"] + costs[size][k]["postgres_ms"] for k in ("next", "submit")
+                )
+                ping = costs[size]["ping"]["python_ms"] + costs[size]["ping"]["postgres_ms"]
+                print(
+                    f"      a cycle costs {cycle:.2f} ms, {cycle / (2 * ping):.2f} ping pairs (no HTTP server on either)"
+                )
             report["runs"].append(
                 {
                     "mode": "inprocess",
@@ -653,6 +749,7 @@ def main() -> None:
                         for kind, v in found.items()
                         if not kind.endswith("_cpu")
                     },
+                    "requests": costs,
                 }
             )
         for size in sizes:
