@@ -126,13 +126,16 @@ def _problems() -> list[str]:
     if count > SHOW:
         problems.append(f"... {count - SHOW} more accounts below zero")
     # A pool's spent rows may go below zero, but never the pool's reservation taken with them.
-    overspent = (
+    per_pool = (
         Account.objects.filter(kind=AccountKind.POOL_RESERVED)
         .values("pool_id")
         .annotate(held=Sum("balance"))
-        .filter(held__lt=0)
         .order_by("pool_id")
-        .values_list("pool_id", "held")
+    )
+    overspent = _exactly(
+        per_pool.filter(held__lt=0).values_list("pool_id", "held"),
+        per_pool.values_list("pool_id", "held"),
+        lambda row: row[1] < 0,
     )
     for pool_id, held in overspent[:SHOW]:
         problems.append(f"pool {pool_id} has spent more than its reservation: {held}")

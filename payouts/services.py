@@ -172,22 +172,24 @@ def pool_reservation_settle(*, pool: Pool) -> Account:
     Its balance is then what the pool still holds. Submits in flight hold their spent row's lock until they
     commit, so this waits for them and counts what they paid.
     """
-    reservation = account_pool_reserved(pool=pool)
+    reservation_id = account_pool_reserved(pool=pool).pk
     rows = list(
         Account.objects.select_for_update()
         .filter(pool_id=pool.pk, kind=AccountKind.POOL_RESERVED)
         .order_by("pk")  # the order every posting locks accounts in
     )
-    spent = [row for row in rows if row.pk != reservation.pk and row.balance != 0]
+    reservation = next(row for row in rows if row.pk == reservation_id)
+    spent = [row for row in rows if row.pk != reservation_id and row.balance != 0]
     if spent:
+        folded = sum((row.balance for row in spent), Decimal(0))
         ledger_post(
             kind=TransactionKind.POOL_SETTLE,
-            legs=[(row, -row.balance) for row in spent]
-            + [(reservation, sum((row.balance for row in spent), Decimal(0)))],
+            legs=[(row, -row.balance) for row in spent] + [(reservation, folded)],
             pool=pool,
             memo="answers paid since the last settlement",
         )
-    return Account.objects.get(pk=reservation.pk)
+        reservation.balance += folded  # the row is locked: nothing else moved it meanwhile
+    return reservation
 
 
 def account_worker_available(*, user: User | None = None, user_id: int | None = None) -> Account:

@@ -35,13 +35,13 @@ def from_row(
 ) -> M:
     """An instance of `model` from database values in the order of `select_list(model, ..., fields)`."""
     names = tuple(fields) if fields else None
-    converters = _converters(model, names, using)
+    connection = connections[using]
     converted = []
-    for value, (expression, steps) in zip(values, converters, strict=True):
+    for value, (expression, steps) in zip(values, _converters(model, names, using), strict=True):
         for step in steps:
-            value = step(value, expression, connections[using])
+            value = step(value, expression, connection)
         converted.append(value)
-    return model.from_db(using, list(_attnames(model, names)), converted)
+    return model.from_db(using, _attnames(model, names), converted)
 
 
 @cache
@@ -55,8 +55,9 @@ def _columns(model: type[Model], names: tuple[str, ...] | None) -> tuple[str, ..
     return tuple(field.column for field in _fields(model, names))
 
 
-def _attnames(model: type[Model], names: tuple[str, ...] | None) -> tuple[str, ...]:
-    return tuple(field.attname for field in _fields(model, names))
+@cache
+def _attnames(model: type[Model], names: tuple[str, ...] | None) -> list[str]:
+    return [field.attname for field in _fields(model, names)]
 
 
 @cache

@@ -47,35 +47,37 @@ def assignment_locked(*, worker: User, assignment_id: int) -> Assignment | None:
     return assignment
 
 
+_ANSWER_FIELDS = [field for field in Answer._meta.concrete_fields if not field.primary_key]
+_ANSWER_SQL = f"""
+WITH answer AS (
+    INSERT INTO tasks_answer ({", ".join(str(field.column) for field in _ANSWER_FIELDS)})
+    VALUES ({", ".join(f"%(v{i})s" for i in range(len(_ANSWER_FIELDS)))}) RETURNING id
+), assignment AS (
+    UPDATE tasks_assignment SET status = %(submitted)s WHERE id = %(assignment)s
+), task AS (
+    UPDATE tasks_task SET answers_count = answers_count + 1 WHERE id = %(task)s
+), stats AS (
+    UPDATE tasks_workerpoolstats
+    SET answers = answers + 1, golden_answered = golden_answered + %(golden)s,
+        golden_correct = golden_correct + %(correct)s
+    WHERE worker_id = %(worker)s AND pool_id = %(pool)s
+)
+SELECT id FROM answer
+"""
+
+
 def answer_write(*, answer: Answer) -> None:
     """Insert the (unsaved) answer, mark its assignment submitted and count it on the task and the worker."""
     if connection.vendor not in claims.SQL_VENDORS:
         _answer_write_orm(answer=answer)
         return
-    fields = [field for field in Answer._meta.concrete_fields if not field.primary_key]
     values = {
         f"v{i}": field.get_db_prep_save(getattr(answer, field.attname), connection)
-        for i, field in enumerate(fields)
+        for i, field in enumerate(_ANSWER_FIELDS)
     }
-    columns = ", ".join(str(field.column) for field in fields)
-    placeholders = ", ".join(f"%({name})s" for name in values)
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"""
-            WITH answer AS (
-                INSERT INTO tasks_answer ({columns}) VALUES ({placeholders}) RETURNING id
-            ), assignment AS (
-                UPDATE tasks_assignment SET status = %(submitted)s WHERE id = %(assignment)s
-            ), task AS (
-                UPDATE tasks_task SET answers_count = answers_count + 1 WHERE id = %(task)s
-            ), stats AS (
-                UPDATE tasks_workerpoolstats
-                SET answers = answers + 1, golden_answered = golden_answered + %(golden)s,
-                    golden_correct = golden_correct + %(correct)s
-                WHERE worker_id = %(worker)s AND pool_id = %(pool)s
-            )
-            SELECT id FROM answer
-            """,
+            _ANSWER_SQL,
             {
                 **values,
                 "submitted": AssignmentStatus.SUBMITTED.value,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
@@ -92,20 +91,22 @@ def expire(*, assignment: Assignment) -> None:
         Task.objects.filter(pk=assignment.task_id).update(remaining=F("remaining") + 1)
 
 
-def claim_in_pool(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
+def claim_in_pool(*, pool: Pool, worker: User, now: datetime, counts: tuple[int, int]) -> Assignment | None:
     """A new assignment for the worker in this pool (golden when due), or None if the pool has nothing for them.
 
-    Call it after `assignment_held` found nothing. On PostgreSQL, outside a transaction, each claim statement
-    commits by itself (it is the whole claim, so no BEGIN and COMMIT round trips); inside the caller's
-    transaction it runs under a savepoint, so a claim refused by a unique index leaves that transaction usable.
+    `counts` is the worker's (claimed, golden_claimed) in the pool, as tasks.selectors.pools_open_for_worker
+    brings them. Call it after `assignment_held` found nothing. On PostgreSQL, outside a transaction, the claim
+    statement commits by itself (it is the whole claim, so no BEGIN and COMMIT round trips); inside the
+    caller's transaction it runs under a savepoint, so a claim refused by a unique index leaves that
+    transaction usable.
     """
-    if connection.vendor not in SQL_VENDORS:
-        with transaction.atomic():
-            return _claim_orm(pool=pool, worker=worker, now=now)
-    if not connection.in_atomic_block:
-        return _claim_sql(pool=pool, worker=worker, now=now)
+    sql = connection.vendor in SQL_VENDORS
+    if sql and not connection.in_atomic_block:
+        return _claim_sql(pool=pool, worker=worker, now=now, counts=counts)
     with transaction.atomic():
-        return _claim_sql(pool=pool, worker=worker, now=now)
+        if sql:
+            return _claim_sql(pool=pool, worker=worker, now=now, counts=counts)
+        return _claim_orm(pool=pool, worker=worker, now=now)
 
 
 # ------------------------------------------------------------------------------------ PostgreSQL: one statement
@@ -197,7 +198,7 @@ SELECT created.id, created.task_id, t.data FROM created JOIN tasks_task t ON t.i
 """
 
 
-def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
+def _claim_sql(*, pool: Pool, worker: User, now: datetime, counts: tuple[int, int]) -> Assignment | None:
     expires_at = now + timedelta(seconds=pool.assignment_ttl)
     params: dict[str, int | datetime] = {
         "pool": pool.pk,
@@ -209,10 +210,7 @@ def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
         golden = False
         # golden_slots_left as read with the pool list: only a shortcut, the golden statement re-checks it.
         if pool.golden_rate > 0 and pool.golden_slots_left > 0:
-            claimed, golden_claimed = _worker_counts(cursor, pool=pool, worker=worker)
-            golden = golden_due(
-                worker_id=worker.pk, pool=pool, claimed=claimed, golden_claimed=golden_claimed
-            )
+            golden = golden_due(worker_id=worker.pk, pool=pool, claimed=counts[0], golden_claimed=counts[1])
         row = None
         if golden:
             cursor.execute(_GOLDEN_SQL, params)
@@ -239,20 +237,6 @@ def _claim_sql(*, pool: Pool, worker: User, now: datetime) -> Assignment | None:
     assignment.pool = pool
     assignment.worker = worker
     return assignment
-
-
-def _worker_counts(cursor: Any, *, pool: Pool, worker: User) -> tuple[int, int]:
-    """(claimed, golden_claimed) of the worker in the pool: from the pool list when it brought them
-    (tasks.selectors.pools_open_for_worker does), else read."""
-    counts = getattr(pool, "worker_claimed", None), getattr(pool, "worker_golden_claimed", None)
-    if counts[0] is not None and counts[1] is not None:
-        return int(counts[0]), int(counts[1])
-    cursor.execute(
-        "SELECT claimed, golden_claimed FROM tasks_workerpoolstats WHERE worker_id = %s AND pool_id = %s",
-        [worker.pk, pool.pk],
-    )
-    row = cursor.fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 # ------------------------------------------------------------------------------------------- ORM (SQLite)

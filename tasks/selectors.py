@@ -55,11 +55,18 @@ ORDER BY p.priority DESC, p.id
 def pools_open_for_worker(
     *, worker: User, pool_id: int | None = None, now: datetime | None = None
 ) -> list[Pool]:
-    """The open pools this worker may take tasks from, highest priority first: the one place that decides it.
+    """The open pools this worker may take tasks from, highest priority first: the one place that decides it."""
+    return [pool for pool, _ in pools_open_with_counts(worker=worker, pool_id=pool_id, now=now)]
+
+
+def pools_open_with_counts(
+    *, worker: User, pool_id: int | None = None, now: datetime | None = None
+) -> list[tuple[Pool, tuple[int, int]]]:
+    """`pools_open_for_worker`, each pool with the worker's (claimed, golden_claimed) in it: the claim needs
+    them to place golden items, and reading them here saves it a query.
 
     Fair work (issue 7: blocks, the pay floor, content warnings, the daily cap) and quality (issue 4:
-    restrictions) each contribute their condition to this one query. Every pool carries the worker's own
-    counts in it, `worker_claimed` and `worker_golden_claimed`, which the claim needs to place golden items.
+    restrictions) each contribute their condition to this one query.
     """
     fair, fair_params = pool_fair_for_worker_sql(now=now or timezone.now())
     sql = _POOLS_OPEN_SQL.format(
@@ -74,12 +81,7 @@ def pools_open_for_worker(
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    pools = []
-    for row in rows:
-        pool = from_row(Pool, row[:-2])
-        pool.worker_claimed, pool.worker_golden_claimed = row[-2:]
-        pools.append(pool)
-    return pools
+    return [(from_row(Pool, row[:-2]), (int(row[-2]), int(row[-1]))) for row in rows]
 
 
 @dataclass(frozen=True)

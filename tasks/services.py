@@ -266,18 +266,20 @@ def _assignment_next(*, worker: User, pool_id: int | None, prefer_pool_id: int |
 def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None) -> Assignment | None:
     # No transaction around these reads: each claim is atomic by itself (tasks.claims.claim_in_pool), and one
     # taken after a pool changed under the list is checked against the pool again inside the claim.
-    from tasks.selectors import pools_open_for_worker
+    from tasks.selectors import pools_open_with_counts
 
     now = timezone.now()
     held = claims.assignment_held(worker=worker, now=now)
     if held is not None:
         return held
     # The one place that decides which pools a worker may take from (status, fairness, quality restrictions).
-    pools = pools_open_for_worker(worker=worker, pool_id=pool_id, now=now)
+    pools = pools_open_with_counts(worker=worker, pool_id=pool_id, now=now)
     if prefer_pool_id is not None:
-        pools.sort(key=lambda pool: pool.pk != prefer_pool_id)  # stable: the others keep their priority order
-    for pool in pools:
-        assignment = claims.claim_in_pool(pool=pool, worker=worker, now=now)
+        pools.sort(
+            key=lambda item: item[0].pk != prefer_pool_id
+        )  # stable: the others keep their priority order
+    for pool, counts in pools:
+        assignment = claims.claim_in_pool(pool=pool, worker=worker, now=now, counts=counts)
         if assignment is not None:
             return assignment
     return None
