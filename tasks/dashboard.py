@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.db.models.functions.datetime import TruncBase
@@ -26,25 +24,6 @@ from payouts.money import cost_per_answer, money_str
 from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
 
 DASHBOARD_LIMIT = 1000
-
-F_ = TypeVar("F_", bound=Callable[..., Any])
-
-
-def _without_jit(function: F_) -> F_:
-    """Run a read with PostgreSQL's JIT off: these grouped queries over a big pool's rows take 0.1-0.3 s to
-    run and 1-2 s more to JIT-compile (measured on a pool of 1,000,000 tasks and 3,000,000 answers)."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if connection.vendor != "postgresql":
-            return function(*args, **kwargs)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-            return function(*args, **kwargs)
-
-    return cast(F_, wrapper)
-
 
 # Laplace-smoothed golden accuracy, the rule quality/skill.py states: (correct + 1) / (answered + 2).
 _SKILL = ExpressionWrapper(
@@ -71,7 +50,6 @@ class PoolStats:
         return int(100 * self.completed / self.tasks) if self.tasks else 0
 
 
-@_without_jit
 def pool_stats(*, pool_ids: list[int], now: datetime | None = None) -> dict[int, PoolStats]:
     """Figures for many pools in five grouped queries (tasks, recent answers, ledger flows and balances,
     worker skill)."""
@@ -297,7 +275,6 @@ class Timeline:
     counts: list[int]  # regular answers in that hour
 
 
-@_without_jit
 def pool_timeline(*, pool: Pool) -> Timeline:
     """Regular answers per hour (one grouped query on the (pool, submitted_at) index)."""
     rows = list(
@@ -319,7 +296,6 @@ class ProgressSeries:
     target: int  # regular answers the pool needs in all
 
 
-@_without_jit
 def pool_progress_series(*, pool: Pool, stats: PoolStats, now: datetime | None = None) -> ProgressSeries:
     """Answers collected over time, in minutes, hours or days depending on how long the pool has run."""
     now = now or timezone.now()
@@ -361,7 +337,6 @@ def pool_progress_series(*, pool: Pool, stats: PoolStats, now: datetime | None =
     return ProgressSeries(start=start, end=end, points=points, target=max(answered + stats.answers_needed, 1))
 
 
-@_without_jit
 def pool_label_distribution(*, pool: Pool) -> list[tuple[str, int]]:
     """Regular answers per label, in the pool's label order."""
     counts = dict(
@@ -416,7 +391,6 @@ def _preview(data: Any, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@_without_jit
 def pool_golden_stats(*, pool: Pool, limit: int = 50) -> list[GoldenStat]:
     """Accuracy per golden item, least accurate first, to find a golden answer that is itself wrong."""
     golden = {
@@ -466,7 +440,6 @@ class ResultPreview:
     votes: list[tuple[str, int]] = field(default_factory=list)
 
 
-@_without_jit
 def pool_results_preview(*, pool: Pool, limit: int = 12) -> list[ResultPreview]:
     """Results with the lowest confidence first: where a second look pays off most.
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import StreamingHttpResponse
 
 from fairlabel.errors import ServiceError
@@ -88,11 +88,6 @@ def _json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 def _in_transaction(body: Iterator[str]) -> Iterator[str]:
     """Hold one read transaction while the body is produced (see the module's docstring)."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # JIT compiling a plan over a million rows takes a second or two before the first row, and a
-            # streamed export gains nothing from it.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
         yield from body
 
 
