@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import resource
 import subprocess
@@ -36,6 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
+
+import _common  # noqa: E402
 
 from quality import aggregation  # noqa: E402
 from quality.aggregation import DEFAULT_METHOD, aggregate, encode_answers, label_sort_key  # noqa: E402
@@ -395,40 +398,20 @@ def print_calibration(rows: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------------------------------------------
 # From the database to stored results (issue 4): the whole run a pool's aggregation actor does.
 
-BENCH_DATABASE_URL = os.environ.get(
-    "BENCH_AGGREGATION_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel_bench_aggregation"
+BENCH_DATABASE_URL = os.environ.get("BENCH_AGGREGATION_DATABASE_URL") or _common.bench_database_url(
+    "aggregation"
 )
 
 
 def _setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("SECRET_KEY", "bench-only-" + os.urandom(16).hex())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlabel.settings")
-    os.environ.setdefault("VAR_DIR", str(REPO_ROOT / "var" / "bench"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-
-
-def _recreate_database(url: str) -> None:
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith("fairlabel_bench"):
-        sys.exit(f"refusing to recreate {name!r}: the bench database's name must start with fairlabel_bench")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    _common.setup_django(url)
 
 
 def db_setup(url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
     """A fresh database holding one pool with the synthetic million answers (same generator and seed as
     bench_synthetic), written with COPY and INSERT ... SELECT: the ORM would take longer than what is measured."""
-    _recreate_database(url)
+    _common.recreate_database(url)
     _setup_django(url)
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -562,30 +545,7 @@ def db_run(pool_id: int, url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
     }
 
 
-def _machine_busy_seconds() -> float:
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(v) for i, v in enumerate(fields) if i not in (3, 4)) / ticks  # all but idle and iowait
-
-
-def _wait_until_quiet(*, busy_below: float = 0.3, sample: float = 3.0, give_up_after: float = 900) -> float:
-    """Other engineers share the machine: wait until it is nearly idle, or say that it never was."""
-    deadline = time.monotonic() + give_up_after
-    told = False
-    while True:
-        before = _machine_busy_seconds()
-        time.sleep(sample)
-        busy = (_machine_busy_seconds() - before) / sample
-        if busy < busy_below or time.monotonic() > deadline:
-            if busy >= busy_below:
-                print(f"  (the machine stayed busy: {busy:.2f} cores in use by others; measuring anyway)")
-            return busy
-        if not told:
-            print(f"  waiting for the machine to be quiet ({busy:.2f} cores busy)...", flush=True)
-            told = True
-
-
-def _clear_results(url: str, pool_id: int) -> None:
+def _clear_results(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -621,7 +581,6 @@ def bench_database(*, reuse: bool = False) -> dict[str, Any]:
     """Set the database up once, then aggregate the pool in fresh processes (as a worker would), each after
     waiting for the machine to be quiet: twice from empty results (every row inserted) and twice again
     (every row already stored). Reports each run's wall time, its phases and peak memory."""
-    import json
 
     setup = _existing_pool(BENCH_DATABASE_URL) if reuse else None
     if setup is None:
@@ -635,16 +594,16 @@ def bench_database(*, reuse: bool = False) -> dict[str, Any]:
     results = []
     for kind, clear in DB_RUNS:
         if clear:
-            _clear_results(BENCH_DATABASE_URL, setup["pool_id"])
-        quiet = _wait_until_quiet()
-        busy_before, started = _machine_busy_seconds(), time.monotonic()
+            _clear_results(BENCH_DATABASE_URL)
+        quiet = _common.wait_until_quiet(busy_below=0.3, give_up_after=900)
+        busy_before, started = _common.machine_cpu_seconds(), time.monotonic()
         output = subprocess.run(
             [sys.executable, __file__, "--db-run", str(setup["pool_id"])],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-        busy = (_machine_busy_seconds() - busy_before) / (time.monotonic() - started)
+        busy = (_common.machine_cpu_seconds() - busy_before) / (time.monotonic() - started)
         row = json.loads(output.strip().splitlines()[-1])
         stored = row.pop("stored_labels")
         labels = np.full(truth.size, -1)
@@ -698,8 +657,6 @@ def main() -> None:
     parser.add_argument("--db-run", type=int, metavar="POOL_ID", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.db_run is not None:
-        import json
-
         print(json.dumps(db_run(options.db_run)))
         return
     if options.prior_grid:

@@ -16,7 +16,7 @@ worker with its own token and keep-alive connection:
 3. In-process cost of the posting: one thread calling the submit service directly, with and without the
    posting, and the SQL statements one submit issues.
 
-It uses its own database (BENCH_DATABASE_URL, default .../fairlabel_bench), dropped and re-created.
+It uses its own database (BENCH_DATABASE_URL, default .../fairlabel_bench_settlement), dropped and re-created.
 The clients run on the same machine as the server and PostgreSQL, so they take CPU from them.
 """
 
@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,10 +38,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import _common
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BENCH_DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel_bench"
-)
+BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL") or _common.bench_database_url("settlement")
 REWARD = Decimal("0.01")
 
 
@@ -82,15 +81,9 @@ def _server_env(ledger: bool) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, *, ledger: bool, workers: int, threads: int) -> None:
-        self.port = _free_port()
+        self.port = _common.free_port()
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self.process = subprocess.Popen(
             [
@@ -284,25 +277,13 @@ def run_clients(
 
 
 def setup_django() -> None:
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlabel.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
     os.environ.setdefault("DRAMATIQ_BROKER_URL", "")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    import django
-
-    django.setup()
+    _common.setup_django(BENCH_DATABASE_URL)
 
 
 def recreate_database() -> None:
-    import psycopg
-
-    base, name = BENCH_DATABASE_URL.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    _common.recreate_database(BENCH_DATABASE_URL)
 
 
 def create_people(clients: int) -> tuple[Any, list[Any]]:

@@ -52,7 +52,6 @@ _SHOW = """
 import json
 import django
 from django.conf import settings
-from django.db import connection, transaction
 django.setup()
 names = {names!r}
 print(json.dumps({{name: getattr(settings, name, None) for name in names}}, default=str))
