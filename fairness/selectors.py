@@ -35,7 +35,7 @@ from fairness.models import (
     RequesterStats,
     WorkerCarePreferences,
 )
-from tasks.models import Answer, AnswerStatus, Assignment, Pool, WorkerPoolStats
+from tasks.models import Answer, AnswerStatus, Assignment, Pool
 
 DEFAULT_DAILY_CAP = 50
 
@@ -382,91 +382,6 @@ def golden_missed_for_worker(*, worker: User, limit: int = 200) -> list[MissedGo
         )
         for row in rows
     ]
-
-
-def skills_for_worker(*, worker: User) -> QuerySet[WorkerPoolStats]:
-    return WorkerPoolStats.objects.filter(worker=worker).select_related("pool").order_by("pool_id")
-
-
-@dataclass(frozen=True)
-class SkillExplained:
-    """A worker's golden score in one pool, with the numbers that make it, as quality's rule reads them."""
-
-    pool: Pool
-    answers: int
-    golden_answered: int
-    golden_correct: int
-    counted_since: datetime | None
-    restricted: bool
-
-    @property
-    def skill(self) -> float:
-        return (self.golden_correct + 1) / (self.golden_answered + 2)
-
-    @property
-    def judged(self) -> bool:
-        return self.golden_answered >= self.pool.min_golden
-
-    @property
-    def golden_to_go(self) -> int:
-        return max(0, self.pool.min_golden - self.golden_answered)
-
-    @property
-    def mistakes_to_restriction(self) -> int | None:
-        """How many golden mistakes in a row from now would bring a restriction (None: none could)."""
-        return mistakes_to_restriction(
-            answered=self.golden_answered,
-            correct=self.golden_correct,
-            min_skill=self.pool.min_skill,
-            min_golden=self.pool.min_golden,
-        )
-
-
-def mistakes_to_restriction(*, answered: int, correct: int, min_skill: float, min_golden: int) -> int | None:
-    """The smallest k >= 1 with answered + k >= min_golden and (correct + 1) / (answered + k + 2) < min_skill.
-
-    The rule is checked after each golden answer, so at least one more (wrong) golden answer is needed.
-    """
-    threshold = Decimal(str(min_skill))
-    if threshold <= 0:
-        return None
-    # (c + 1) < m (a + k + 2)  <=>  k > (c + 1) / m - a - 2
-    bound = Decimal(correct + 1) / threshold - answered - 2
-    k_skill = int(bound.to_integral_value(rounding="ROUND_FLOOR")) + 1
-    return max(1, min_golden - answered, k_skill)
-
-
-def skill_explained_for_worker(*, worker: User) -> list[SkillExplained]:
-    from quality.models import Restriction
-
-    stats = list(
-        WorkerPoolStats.objects.filter(worker=worker).select_related("pool").order_by("-pool_id")[:200]
-    )
-    latest: dict[int | None, Restriction] = {}
-    for row_restriction in Restriction.objects.filter(
-        worker=worker, pool_id__in=[s.pool_id for s in stats]
-    ).order_by("created_at", "id"):
-        latest[row_restriction.pool_id] = row_restriction
-    result = []
-    for row in stats:
-        answered, correct, since = row.golden_answered, row.golden_correct, None
-        restriction = latest.get(row.pool_id)
-        if restriction is not None and restriction.lifted_at is not None:
-            # After a lift quality counts only the golden answers given since (a fresh start).
-            answered -= int(restriction.lift_figures.get("golden_answered", 0))
-            correct -= int(restriction.lift_figures.get("golden_correct", 0))
-            since = restriction.lifted_at
-        result.append(
-            SkillExplained(
-                pool=row.pool,
-                answers=row.answers,
-                golden_answered=max(0, answered),
-                golden_correct=max(0, correct),
-                counted_since=since,
-                restricted=restriction is not None and restriction.lifted_at is None,
-            )
-        )
-    return result
 
 
 def decisions_standing(*, kind: str, limit: int = 500) -> QuerySet[Decision]:

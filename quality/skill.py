@@ -8,6 +8,7 @@ worker once they have answered `min_golden` golden items; below that they are "s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from quality.aggregation import skill_smoothed
@@ -29,6 +30,13 @@ class SkillVerdict:
     @property
     def restrict(self) -> bool:
         return self.judged and self.skill < self.min_skill
+
+    @property
+    def mistakes_to_restriction(self) -> int | None:
+        """How many golden mistakes in a row from now would bring a restriction (None: none could)."""
+        return mistakes_to_restriction(
+            answered=self.answered, correct=self.correct, min_skill=self.min_skill, min_golden=self.min_golden
+        )
 
     @property
     def golden_to_go(self) -> int:
@@ -65,3 +73,17 @@ def skill_reason(verdict: SkillVerdict, *, counted_since: str | None) -> str:
         f"Your skill, ({verdict.correct} + 1) / ({verdict.answered} + 2) = {verdict.skill:.2f}, is below this "
         f"pool's minimum of {verdict.min_skill:.2f}, which applies after {verdict.min_golden} golden items."
     )
+
+
+def mistakes_to_restriction(*, answered: int, correct: int, min_skill: float, min_golden: int) -> int | None:
+    """The smallest k >= 1 with answered + k >= min_golden and (correct + 1) / (answered + k + 2) < min_skill.
+
+    The rule is checked after each golden answer, so at least one more (wrong) golden answer is needed.
+    """
+    threshold = Decimal(str(min_skill))
+    if threshold <= 0:
+        return None
+    # (c + 1) < m (a + k + 2)  <=>  k > (c + 1) / m - a - 2
+    bound = Decimal(correct + 1) / threshold - answered - 2
+    k_skill = int(bound.to_integral_value(rounding="ROUND_FLOOR")) + 1
+    return max(1, min_golden - answered, k_skill)

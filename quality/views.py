@@ -45,17 +45,15 @@ def _page(request: HttpRequest) -> int:
 
 @worker_required
 def worker_quality(request: AuthedRequest) -> HttpResponse:
-    # One page for a worker's quality: this app's skill and restrictions, and fairness's explanations (how
-    # many golden mistakes stand between the worker and a restriction; golden items missed in closed pools).
-    from fairness.selectors import golden_missed_for_worker, skill_explained_for_worker
+    # One page for a worker's quality: skill and restrictions, how many golden mistakes stand between the
+    # worker and a restriction, and (from fairness) the golden items missed in closed pools.
+    from fairness.selectors import golden_missed_for_worker
 
-    explained = {item.pool.pk: item for item in skill_explained_for_worker(worker=request.user)}
     return render(
         request,
         "quality/worker_quality.html",
         {
             "quality": selectors.worker_quality(worker=request.user),
-            "explained": explained,
             "missed": golden_missed_for_worker(worker=request.user),
         },
     )

@@ -147,7 +147,7 @@ def test_a_pool_closed_before_20_answers_owes_no_top_up(settings):
 
 
 def test_golden_mistakes_that_stand_between_a_worker_and_a_restriction():
-    from fairness.selectors import mistakes_to_restriction
+    from quality.skill import mistakes_to_restriction
 
     # 9 of 10: (9 + 1) / (10 + k + 2) < 0.7 first at k = 3.
     assert mistakes_to_restriction(answered=10, correct=9, min_skill=0.7, min_golden=5) == 3
