@@ -28,6 +28,51 @@ class Balance:
     reserved: Decimal
 
 
+@dataclass(frozen=True)
+class PoolReservation:
+    reserved_in: Decimal  # every posting into the reservation (opening, added tasks, a raised reward, ...)
+    released: Decimal  # what went back to the requester
+    held: Decimal  # what it holds now: the reservation and its spent rows
+
+    @property
+    def spent(self) -> Decimal:
+        """Every other movement (rewards, fees, the money a rejection returns) is spend, whatever its shape."""
+        return self.reserved_in - self.released - self.held
+
+
+def pool_reservations(*, pool_ids: list[int]) -> dict[int, PoolReservation]:
+    """The money of each pool that has had a reservation, in two grouped queries whatever the pools hold:
+    only reservation and release postings are read (a few per pool), not the one posting per answer."""
+    held = dict(
+        Account.objects.filter(pool_id__in=pool_ids, kind=AccountKind.POOL_RESERVED)
+        .values("pool_id")
+        .annotate(held=Sum("balance"))
+        .order_by()
+        .values_list("pool_id", "held")
+    )
+    flows: dict[tuple[int, str], Decimal] = {}
+    for pool_id, kind, total in (
+        Entry.objects.filter(
+            account__kind=AccountKind.POOL_RESERVED,
+            account__pool_id__in=pool_ids,
+            transaction__kind__in=[TransactionKind.POOL_RESERVE, TransactionKind.POOL_RELEASE],
+        )
+        .values("account__pool_id", "transaction__kind")
+        .annotate(total=Sum("amount"))
+        .order_by()
+        .values_list("account__pool_id", "transaction__kind", "total")
+    ):
+        flows[(pool_id, kind)] = total
+    return {
+        pool_id: PoolReservation(
+            reserved_in=flows.get((pool_id, TransactionKind.POOL_RESERVE), Decimal(0)),
+            released=-flows.get((pool_id, TransactionKind.POOL_RELEASE), Decimal(0)),
+            held=balance,
+        )
+        for pool_id, balance in held.items()
+    }
+
+
 def balance_for_user(*, user: User) -> Balance:
     """Requester: available and what their pools hold. Worker: available and pending (not yet available)."""
     # SQL and a sum made here: every submit's response shows the balance, and the ORM's grouped query cost
@@ -228,14 +273,10 @@ def billing_for_requester(*, requester: User, history_limit: int = 200) -> Billi
         p.pk: PoolBilling(pool_id=p.pk, name=p.name, status=p.status)
         for p in Pool.objects.filter(requester=requester).order_by("-created_at", "-id")
     }
-    for pool_id, held in (
-        Account.objects.filter(pool_id__in=list(pools), kind=AccountKind.POOL_RESERVED)
-        .values("pool_id")
-        .annotate(held=Sum("balance"))  # the reservation and its spent rows
-        .order_by()
-        .values_list("pool_id", "held")
-    ):
-        pools[pool_id].reserved_now = held
+    for pool_id, money in pool_reservations(pool_ids=list(pools)).items():
+        pools[pool_id].reserved_now = money.held
+        pools[pool_id].reserved_total = money.reserved_in
+        pools[pool_id].returned = money.released
     # Rewards and fees: what the pool's answers paid, net of rejections (and of reinstated appeals).
     spend = (
         Entry.objects.filter(transaction__pool_id__in=list(pools))
@@ -251,20 +292,6 @@ def billing_for_requester(*, requester: User, history_limit: int = 200) -> Billi
             line.top_ups += total
         elif account_kind in WORKER_KINDS and txn_kind != TransactionKind.ANSWER_ACCEPT:
             line.rewards += total
-    flows = (
-        Entry.objects.filter(
-            account__kind=AccountKind.POOL_RESERVED,
-            account__pool_id__in=list(pools),
-            transaction__kind__in=[TransactionKind.POOL_RESERVE, TransactionKind.POOL_RELEASE],
-        )
-        .values_list("account__pool_id", "transaction__kind")
-        .annotate(total=Sum("amount"))
-    )
-    for pool_id, txn_kind, total in flows:
-        if txn_kind == TransactionKind.POOL_RESERVE:
-            pools[pool_id].reserved_total += total
-        else:
-            pools[pool_id].returned -= total
     own = Account.objects.filter(user=requester, kind=AccountKind.REQUESTER_AVAILABLE)
     deposited = Entry.objects.filter(account__in=own, transaction__kind=TransactionKind.DEPOSIT).aggregate(
         total=Sum("amount")

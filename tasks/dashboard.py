@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from payouts.models import Account, AccountKind, Entry, TransactionKind
 from payouts.money import cost_per_answer, money_str
+from payouts.selectors import pool_reservations
 from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
 
 DASHBOARD_LIMIT = 1000
@@ -84,32 +84,8 @@ def pool_stats(*, pool_ids: list[int], now: datetime | None = None) -> dict[int,
         .values_list("pool_id", "n")
     ):
         values[pool_id]["answers_last_hour"] = count
-    # Spent = reserved in - released - still held: every other movement (rewards, fees, the money a
-    # rejection returns) is spend, whatever shape the payouts flows take. Only the reservation and release
-    # postings are read (a few per pool), not the one posting per answer.
-    flows: dict[tuple[int, str], Decimal] = {}
-    for pool_id, kind, amount in (
-        Entry.objects.filter(
-            transaction__pool_id__in=pool_ids,
-            transaction__kind__in=[TransactionKind.POOL_RESERVE, TransactionKind.POOL_RELEASE],
-            account__kind=AccountKind.POOL_RESERVED,
-        )
-        .values("transaction__pool_id", "transaction__kind")
-        .annotate(total=Sum("amount"))
-        .order_by()
-        .values_list("transaction__pool_id", "transaction__kind", "total")
-    ):
-        flows[(pool_id, kind)] = amount
-    for pool_id, balance in (
-        Account.objects.filter(kind=AccountKind.POOL_RESERVED, pool_id__in=pool_ids)
-        .values("pool_id")
-        .annotate(held=Sum("balance"))  # the reservation and its spent rows
-        .order_by()
-        .values_list("pool_id", "held")
-    ):
-        budget = flows.get((pool_id, TransactionKind.POOL_RESERVE), Decimal(0))
-        released = -flows.get((pool_id, TransactionKind.POOL_RELEASE), Decimal(0))
-        values[pool_id].update(budget=budget, reserved=balance, spent=budget - released - balance)
+    for pool_id, money in pool_reservations(pool_ids=pool_ids).items():
+        values[pool_id].update(budget=money.reserved_in, reserved=money.held, spent=money.spent)
     for pool_id, skill, workers in (
         WorkerPoolStats.objects.filter(pool_id__in=pool_ids, golden_answered__gt=0)
         .values("pool_id")
