@@ -38,8 +38,8 @@ from payouts.models import OPEN_WITHDRAWAL_STATUSES, SimulatedBankTransfer, With
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Task
 from tests.factories import WorkerFactory
-from tests.payouts.test_fault import REDIS_URL, _clear, _database_url, _kill, _send
 from tests.payouts.util import open_pool, submit
+from tests.processes import REDIS_URL, clear, database_url, kill, send
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def _free_port() -> int:
 
 def _env() -> dict[str, str]:
     return os.environ | {
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DRAMATIQ_BROKER_URL": REDIS_URL,
         "FAIRLABEL_TESTING": "1",
         "SECRET_KEY": "fault-test-" + "x" * 40,  # one key for every gunicorn worker
@@ -204,11 +204,11 @@ def test_answers_and_withdrawals_survive_killed_and_restarted_services(tmp_path:
     lock = broker.client.lock("fairlabel:test-fault-lock", timeout=300, blocking_timeout=300)
     assert lock.acquire()
     try:
-        _clear(broker)
+        clear(broker)
         _run(tmp_path)
     finally:
         try:
-            _clear(RedisBroker(url=REDIS_URL))
+            clear(RedisBroker(url=REDIS_URL))
             lock.release()
         except redis.RedisError:
             pass  # the Redis restart dropped the lock with everything else
@@ -253,12 +253,12 @@ def _run(tmp_path: Path) -> None:
 
         wait_for_progress(0)
         # 1. gunicorn: SIGKILL master and workers, start again on the same port.
-        _kill(web, signal.SIGKILL)
+        kill(web, signal.SIGKILL)
         time.sleep(0.5)
         web = _start_gunicorn(port, web_log)
         wait_for_progress(answers())
         # 2. the dramatiq worker, in the middle of paying withdrawals.
-        _kill(jobs, signal.SIGKILL)
+        kill(jobs, signal.SIGKILL)
         time.sleep(0.3)
         jobs = _start_dramatiq(job_log)
         wait_for_progress(answers())
@@ -284,13 +284,13 @@ def _run(tmp_path: Path) -> None:
         while Withdrawal.objects.filter(pk__in=ids, status__in=OPEN_WITHDRAWAL_STATUSES).exists():
             assert time.monotonic() < deadline, f"withdrawals still open:\n{job_log.read_text()[-4000:]}"
             assert jobs.poll() is None, f"the dramatiq worker exited:\n{job_log.read_text()[-4000:]}"
-            _send(restarted_broker, "withdrawals_resume")
+            send(restarted_broker, "withdrawals_resume")
             time.sleep(0.5)
         restarted_broker.close()
     finally:
         stop.set()
-        _kill(web, signal.SIGKILL)
-        _kill(jobs, signal.SIGTERM)
+        kill(web, signal.SIGKILL)
+        kill(jobs, signal.SIGTERM)
 
     # The clients did live through the outages (refused connections, resets, 5xx), and still finished the pool.
     assert sum(c.errors for c in clients) > 0

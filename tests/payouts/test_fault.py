@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Count
-from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 from payouts.checks import ledger_problems
@@ -30,23 +28,17 @@ from payouts.selectors import balance_for_user
 from payouts.services import withdrawal_create
 from tests.factories import WorkerFactory
 from tests.payouts.util import open_pool, submit
+from tests.processes import REDIS_URL, clear, database_url, kill, send
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("FAIRLABEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 WORKERS, WITHDRAWALS_EACH = 8, 4
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def _start_worker(log: Path) -> subprocess.Popen[bytes]:
     env = os.environ | {
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DRAMATIQ_BROKER_URL": REDIS_URL,
         "FAIRLABEL_TESTING": "1",
         "SIMULATED_PAYOUT_DELAY": "0.3",
@@ -59,16 +51,6 @@ def _start_worker(log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         # Its own process group, so SIGKILL reaches the dramatiq master and its worker process at once.
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True)
-
-
-def _kill(process: subprocess.Popen[bytes], sig: int) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a graceful stop that takes too long
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def _wait_for(
@@ -86,24 +68,15 @@ def _wait_for(
     pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-4000:]}")
 
 
-def _send(broker: RedisBroker, actor: str, *args: Any) -> None:
-    broker.enqueue(Message(queue_name="default", actor_name=actor, args=args, kwargs={}, options={}))
-
-
-def _clear(broker: RedisBroker) -> None:
-    for key in broker.client.scan_iter("dramatiq:*"):
-        broker.client.delete(key)
-
-
 def test_a_worker_killed_mid_payout_pays_every_withdrawal_exactly_once(tmp_path: Path) -> None:
     broker = RedisBroker(url=REDIS_URL)
     # Engineers and CI may run the suite at the same time against one Redis: one run of this test at a time.
     with broker.client.lock("fairlabel:test-fault-lock", timeout=300, blocking_timeout=300):
-        _clear(broker)
+        clear(broker)
         try:
             _kill_and_restart(broker, tmp_path)
         finally:
-            _clear(broker)
+            clear(broker)
             broker.close()
 
 
@@ -118,7 +91,7 @@ def _kill_and_restart(broker: RedisBroker, tmp_path: Path) -> None:
         for _ in range(WITHDRAWALS_EACH)
     ]
     for withdrawal_id in ids * 2:  # dramatiq delivers at least once: every message arrives twice here
-        _send(broker, "withdrawal_pay", withdrawal_id)
+        send(broker, "withdrawal_pay", withdrawal_id)
 
     def paid_but_not_recorded() -> list[str]:
         paid = set(Withdrawal.objects.filter(status="paid").values_list("pk", flat=True))
@@ -138,7 +111,7 @@ def _kill_and_restart(broker: RedisBroker, tmp_path: Path) -> None:
             log=log,
             what="payouts under way",
         )
-        _kill(process, signal.SIGKILL)
+        kill(process, signal.SIGKILL)
         caught = paid_but_not_recorded()
         assert caught, "the kill should land after the bank paid and before the platform recorded it"
         assert Withdrawal.objects.filter(status__in=OPEN_WITHDRAWAL_STATUSES).exists()
@@ -147,13 +120,13 @@ def _kill_and_restart(broker: RedisBroker, tmp_path: Path) -> None:
 
         def all_settled() -> bool:
             # What the scheduler does every 30 s in production, here every half second.
-            _send(broker, "withdrawals_resume")
+            send(broker, "withdrawals_resume")
             time.sleep(0.5)
             return not Withdrawal.objects.filter(pk__in=ids, status__in=OPEN_WITHDRAWAL_STATUSES).exists()
 
         _wait_for(all_settled, seconds=50, process=process, log=log, what="every withdrawal to settle")
     finally:
-        _kill(process, signal.SIGTERM)
+        kill(process, signal.SIGTERM)
 
     withdrawals = {w.pk: w for w in Withdrawal.objects.filter(pk__in=ids)}
     transfers = dict(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 
 from payouts.actors import ledger_check
@@ -19,6 +19,7 @@ from payouts.models import Account, Entry, LedgerCheckRun, LedgerTransaction, Tr
 from payouts.services import account_requester_available, withdrawal_create
 from tests.factories import StaffFactory
 from tests.payouts.util import earn, open_pool, submit
+from tests.processes import database_url
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def test_the_periodic_job_records_its_result_on_the_admin_site():
 @pytest.mark.django_db(transaction=True)
 def test_the_command_exits_non_zero_on_a_breach():
     pool = open_pool(fund_amount="3")
-    env = os.environ | {"DATABASE_URL": _database_url(), "FAIRLABEL_TESTING": "1"}
+    env = os.environ | {"DATABASE_URL": database_url(), "FAIRLABEL_TESTING": "1"}
     ok = subprocess.run(
         [sys.executable, "manage.py", "ledger_check"], cwd=REPO, env=env, capture_output=True, text=True
     )
@@ -100,8 +101,3 @@ def test_the_command_exits_non_zero_on_a_breach():
     assert (
         "ledger breach" in broken.stderr and f"requester:{pool.requester_id} caches 1.000000" in broken.stderr
     )
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
