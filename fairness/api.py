@@ -13,11 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import parse_money
+from fairlabel.numbers import parse_id
 from fairlabel.permissions import IsRequester, IsWorker, request_user
 from fairness import selectors, services
 from fairness.export import export_filename, user_export_zip
 from fairness.serializers import appeal_json, decision_json, feed_pool_json
-from payouts.money import parse_money
 from tasks.selectors import feed_for_worker, pool_for_requester
 from tasks.serializers import pool_json
 from tasks.services import pool_set_reward
@@ -169,12 +170,9 @@ class AppealDecideView(APIView):
             raise ServiceError(
                 code="invalid_request", message='Send {"uphold": true|false, "response": "why"}.'
             )
-        try:
-            pk = int(appeal_id)
-        except ValueError:
-            raise ServiceError(
-                code="not_found", message="No such appeal in your queue.", status_code=404
-            ) from None
+        pk = parse_id(appeal_id)
+        if pk is None:
+            raise ServiceError(code="not_found", message="No such appeal in your queue.", status_code=404)
         appeal = services.appeal_decide(
             decider=request_user(request), appeal_id=pk, uphold=uphold, response=response
         )
@@ -233,10 +231,9 @@ class RequesterRatingView(APIView):
     )
     def put(self, request: Request, requester_id: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
-        try:
-            pk = int(requester_id)
-        except ValueError:
-            raise ServiceError(code="not_found", message="No such requester.", status_code=404) from None
+        pk = parse_id(requester_id)
+        if pk is None:
+            raise ServiceError(code="not_found", message="No such requester.", status_code=404)
         rating = services.rating_save(
             worker=request_user(request),
             requester_id=pk,

@@ -17,10 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from fairlabel.money import money_str
 from fairness.models import Decision, RequesterRating
 from fairness.selectors import care_status, rating_comments_for_requester, ratings_for_requesters
 from payouts.models import Entry, Withdrawal
-from payouts.money import money_str
 from tasks.models import Answer, Pool, WorkerPoolStats
 
 ANSWER_COLUMNS = [

@@ -221,8 +221,10 @@ class PoolPay(models.Model):
     pool = models.OneToOneField("tasks.Pool", on_delete=models.CASCADE, related_name="pay")
     answers = models.PositiveIntegerField(default=0)
     median_ms = models.PositiveIntegerField(null=True, blank=True)
-    effective_hourly_pay = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    floor_reward = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    # Wide enough for the largest reward a requester may set, answered in 1 ms (reward x 3,600,000), and for the
+    # reward that clears the largest floor at the longest answer a duration column holds.
+    effective_hourly_pay = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    floor_reward = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
     below_floor = models.BooleanField(default=False)
     below_floor_since = models.DateTimeField(null=True, blank=True)
     measured_at = models.DateTimeField()

@@ -22,6 +22,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.models import User
+from fairlabel.numbers import parse_id
 from fairness import pay
 from fairness.models import (
     Appeal,
@@ -283,8 +284,8 @@ def audit_search(*, query: str = "", action: str = "", limit: int = 200) -> Quer
             # A pseudonym is the public id's hex prefix: a range of ids, which both databases can compare.
             low, high = uuid.UUID(prefix.ljust(32, "0")), uuid.UUID(prefix.ljust(32, "f"))
             match |= Q(worker__public_id__gte=low, worker__public_id__lte=high)
-        if query.lstrip("#").isdigit():
-            number = int(query.lstrip("#"))
+        number = parse_id(query.lstrip("#"))
+        if number is not None:
             match |= Q(pool_id=number) | Q(decision_id=number) | Q(appeal_id=number)
         rows = rows.filter(match)
     return rows[:limit]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fairlabel.money import money_str
 from fairness.models import Appeal, Decision
 from fairness.selectors import PoolFairness
-from payouts.money import money_str
 from tasks.models import Pool
 
 

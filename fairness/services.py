@@ -19,6 +19,8 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
+from fairlabel.money import money_str
+from fairlabel.numbers import parse_id
 from fairness import pay
 from fairness.models import (
     Appeal,
@@ -35,7 +37,6 @@ from fairness.models import (
     WorkerCarePreferences,
 )
 from payouts.models import Account, AccountKind, Entry, TransactionKind
-from payouts.money import money_str
 from payouts.services import (
     InsufficientFunds,
     account_platform_fees,
@@ -429,11 +430,8 @@ def _give_back_active_assignment(*, worker: User) -> None:
 
 
 def _decision_for_worker(*, worker: User, decision_id: object) -> Decision:
-    try:
-        pk = int(str(decision_id))
-    except ValueError:
-        pk = -1
-    decision = Decision.objects.select_for_update().filter(pk=pk, worker=worker).first() if pk > 0 else None
+    pk = parse_id(decision_id)
+    decision = Decision.objects.select_for_update().filter(pk=pk, worker=worker).first() if pk else None
     if decision is None:
         raise ServiceError(code="not_found", message="No such decision about you.", status_code=404)
     return decision
@@ -715,7 +713,11 @@ def care_preferences_save(
             code="invalid_request", message=f"Unknown categories: {', '.join(sorted(unknown))}."
         )
     if isinstance(daily_cap, bool) or not isinstance(daily_cap, int) or not 0 <= daily_cap <= 1000:
-        raise ServiceError(code="invalid_request", message="The daily cap is a whole number from 0 to 1000.")
+        raise ServiceError(
+            code="invalid_request",
+            message="The daily cap is a whole number from 0 to 1000.",
+            details={"fields": {"daily_cap": ["0-1000"]}},
+        )
     with transaction.atomic():
         prefs, _ = WorkerCarePreferences.objects.update_or_create(
             worker=worker, defaults={"daily_cap": daily_cap}

@@ -17,11 +17,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
+from fairlabel.money import parse_money
+from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required, worker_required
 from fairness import pay, selectors, services
 from fairness.export import export_filename, user_export_zip
 from fairness.models import AuditAction, DecisionKind
-from payouts.money import parse_money
 from tasks.models import ContentWarning
 from tasks.selectors import pool_for_requester, pools_for_requester
 from tasks.services import pool_set_reward
@@ -49,13 +50,6 @@ def account_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 # ------------------------------------------------------------------------------------------------ workers
@@ -86,7 +80,7 @@ def decision_appeal(request: AuthedRequest, decision_id: int) -> HttpResponse:
 @worker_required
 def care(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
-        cap = _int(request.POST.get("daily_cap"))
+        cap = whole_or_none(request.POST.get("daily_cap"))
         try:
             services.care_preferences_save(
                 worker=request.user,
@@ -129,10 +123,10 @@ def rating_save(request: AuthedRequest, requester_id: int) -> HttpResponse:
         services.rating_save(
             worker=request.user,
             requester_id=requester_id,
-            pay_score=_int(request.POST.get("pay")) or 0,
-            clarity=_int(request.POST.get("clarity")) or 0,
-            fairness=_int(request.POST.get("fairness")) or 0,
-            speed=_int(request.POST.get("speed")) or 0,
+            pay_score=whole_or_none(request.POST.get("pay")) or 0,
+            clarity=whole_or_none(request.POST.get("clarity")) or 0,
+            fairness=whole_or_none(request.POST.get("fairness")) or 0,
+            speed=whole_or_none(request.POST.get("speed")) or 0,
             comment=request.POST.get("comment", ""),
         )
         messages.success(request, "Thank you: your rating is saved. The requester only sees averages.")

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairlabel.numbers import parse_id
 from integrations.models import ImportJob, Webhook, WebhookDelivery
 from tasks.models import Pool
 
@@ -36,11 +37,8 @@ def webhooks_for_requester(*, requester: User) -> QuerySet[Webhook]:
 
 
 def webhook_for_requester(*, webhook_id: object, requester: User) -> Webhook:
-    try:
-        pk = int(str(webhook_id))
-    except ValueError:
-        pk = -1
-    webhook = Webhook.objects.filter(pk=pk, requester=requester).first() if pk > 0 else None
+    pk = parse_id(webhook_id)
+    webhook = Webhook.objects.filter(pk=pk, requester=requester).first() if pk else None
     if webhook is None:
         raise ServiceError(code="not_found", message="No such webhook.", status_code=404)
     return webhook

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from fairlabel.errors import ServiceError
+from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors, services
 from integrations.models import WebhookEvent
@@ -23,13 +24,14 @@ def webhook_list(request: AuthedRequest) -> HttpResponse:
             "events": events,
             "progress_step": request.POST.get("progress_step", "10"),
         }
-        try:
-            step = int(request.POST.get("progress_step", "10") or 10)
-        except ValueError:
-            step = -1
+        raw_step = request.POST.get("progress_step") or "10"
+        step = whole_or_none(raw_step)
         try:
             webhook = services.webhook_create(
-                requester=request.user, url=request.POST.get("url", ""), events=events, progress_step=step
+                requester=request.user,
+                url=request.POST.get("url", ""),
+                events=events,
+                progress_step=-1 if step is None else step,
             )
         except ServiceError as exc:
             messages.error(request, exc.message)

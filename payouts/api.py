@@ -12,10 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import money_str, parse_cents
+from fairlabel.numbers import parse_id
+from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, IsWorker, request_user
 from payouts import selectors, services
 from payouts.models import Withdrawal
-from payouts.money import money_str, parse_cents
 from tasks.selectors import pool_for_requester
 
 PAGE_SIZE = 50
@@ -99,10 +101,7 @@ class WithdrawalListView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        try:
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError:
-            raise ServiceError(code="invalid_page", message="page must be a positive whole number.") from None
+        page = parse_page(request.query_params.get("page"), page_size=PAGE_SIZE)
         rows = selectors.withdrawals_for_worker(
             worker=request_user(request), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
         )
@@ -113,12 +112,10 @@ class WithdrawalListView(APIView):
 
 
 def _answer_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ServiceError(
-            code="not_found", message="No such answer in your pools.", status_code=404
-        ) from None
+    pk = parse_id(raw)
+    if pk is None:
+        raise ServiceError(code="not_found", message="No such answer in your pools.", status_code=404)
+    return pk
 
 
 _reviewed = inline_serializer(

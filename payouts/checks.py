@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
 
+from fairlabel.money import money_str, quantize
 from payouts.models import (
     OPEN_WITHDRAWAL_STATUSES,
     Account,
@@ -21,7 +22,6 @@ from payouts.models import (
     Withdrawal,
     WithdrawalStatus,
 )
-from payouts.money import money_str, quantize
 from tasks.models import Answer, AnswerStatus
 
 SHOW = 20  # breaches listed per kind; the count says how many there are

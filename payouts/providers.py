@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from fairlabel.money import money_str
 from payouts.models import SimulatedBankTransfer
-from payouts.money import money_str
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import fee_for, money_str, quantize
 from fairlabel.sql import prepared_cursor
 from payouts.checks import LedgerReport, ledger_report
 from payouts.models import (
@@ -50,7 +51,6 @@ from payouts.models import (
     Withdrawal,
     WithdrawalStatus,
 )
-from payouts.money import fee_for, money_str, quantize
 from payouts.providers import PayoutFailed, PayoutRequest, provider_for
 from tasks.models import Answer, AnswerStatus, Pool, PoolStatus, Task
 

@@ -6,23 +6,18 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import cents_floor, money_str, parse_cents
+from fairlabel.paging import parse_page
 from fairlabel.web import AuthedRequest, requester_required, worker_required
 from payouts import selectors, services
 from payouts.models import OPEN_WITHDRAWAL_STATUSES
-from payouts.money import cents_floor, money_str, parse_cents
 from tasks.selectors import pool_for_requester
-
-
-def _page(request: HttpRequest) -> int:
-    raw = request.GET.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
-
 
 # ------------------------------------------------------------------------------------------------- workers
 
@@ -38,7 +33,7 @@ def earnings(request: AuthedRequest) -> HttpResponse:
     }
     if request.htmx and request.GET.get("part") == "withdrawals":
         return render(request, "payouts/earnings.html#withdrawals", context)
-    page = _page(request)
+    page = parse_page(request.GET.get("page"), page_size=selectors.CREDITS_PAGE)
     credits, more = selectors.credits_for_worker(worker=worker, page=page)
     summary = selectors.earnings_for_worker(worker=worker)
     context |= {

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from payouts.money import money_str
+from fairlabel.money import money_str
 from payouts.selectors import balance_for_user
 
 

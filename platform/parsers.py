@@ -7,11 +7,13 @@ request was accepted. So bodies are limited to a depth no real payload needs.
 
 JSON can also spell characters no database text can hold: `\\u0000`, and a lone surrogate such as `\\ud800` that
 has no UTF-8 encoding at all. PostgreSQL refuses both, so a string anywhere in the body (key or value) holding
-one is refused here, before any view sees it.
+one is refused here, before any view sees it. And a number such as 1e999 parses as infinity, which JSON cannot
+write back (PostgreSQL's jsonb refuses it).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -32,6 +34,8 @@ def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
             if _UNSTORABLE.search(item):
                 return "a string holds a NUL character or an unpaired surrogate (\\u0000, \\ud800-\\udfff)"
             continue
+        if isinstance(item, float) and not math.isfinite(item):
+            return "a number is too large for JSON to represent (such as 1e999)"
         if isinstance(item, dict):
             if depth > max_depth:
                 return f"nested deeper than {max_depth} levels"

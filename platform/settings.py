@@ -10,6 +10,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from fairlabel.money import parse_money
+from fairlabel.numbers import parse_whole
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -241,10 +244,16 @@ if not Decimal("0") <= PLATFORM_FEE_RATE < Decimal("1"):
 
 # Fair work (issue 7). The pay floor per hour in PLATFORM_CURRENCY: a pool whose measured pay (reward over the
 # median time per answer) stays below it once it has FLOOR_MIN_ANSWERS answers leaves the worker feed.
-MIN_HOURLY_PAY = Decimal(os.environ.get("MIN_HOURLY_PAY", "8.00"))
-if MIN_HOURLY_PAY < 0:
-    raise ImproperlyConfigured("MIN_HOURLY_PAY must be zero or more, e.g. 8.00")
-FLOOR_MIN_ANSWERS = int(os.environ.get("FLOOR_MIN_ANSWERS", "20"))
+# Read with the same parsers as amounts and counts people send, so the figures derived from them fit their columns.
+try:
+    MIN_HOURLY_PAY = parse_money(
+        os.environ.get("MIN_HOURLY_PAY", "8.00"), field="MIN_HOURLY_PAY", allow_zero=True
+    )
+    FLOOR_MIN_ANSWERS = parse_whole(
+        os.environ.get("FLOOR_MIN_ANSWERS", "20"), field="FLOOR_MIN_ANSWERS", low=1, high=1_000_000
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"{exc}, e.g. MIN_HOURLY_PAY=8.00 FLOOR_MIN_ANSWERS=20") from None
 
 # Payouts (issue 5). "simulated" pays at once from a fake bank (demo, tests); "batch_file" writes a CSV per day
 # under PAYOUT_BATCH_DIR for a finance team to upload to the bank.

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from fairlabel.errors import ServiceError
+from fairlabel.paging import parse_page
 from fairlabel.web import AuthedRequest, worker_required
 from quality import selectors, services
 from quality.forms import ImposeForm, ReasonForm
@@ -33,11 +34,6 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _page(request: HttpRequest) -> int:
-    raw = request.GET.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
 
 
 # ---------------------------------------------------------------------------------------------- worker
@@ -64,7 +60,7 @@ def worker_quality(request: AuthedRequest) -> HttpResponse:
 
 def _worker_table_context(request: HttpRequest, *, pool: Pool | None) -> dict[str, Any]:
     order = request.GET.get("order", "skill")
-    page = _page(request)
+    page = parse_page(request.GET.get("page"), page_size=selectors.STAFF_PAGE_SIZE)
     rows, has_next = selectors.staff_worker_rows(pool=pool, page=page, order=order)
     return {"rows": rows, "page": page, "has_next": has_next, "order": order}
 

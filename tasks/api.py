@@ -13,8 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import money_str
+from fairlabel.numbers import parse_id
+from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, IsWorker, request_user
-from payouts.money import money_str
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
 from tasks.exports import parse_format, stream_rows
@@ -105,10 +107,7 @@ class PoolListView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        try:
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError:
-            raise ServiceError(code="invalid_page", message="page must be a positive whole number.") from None
+        page = parse_page(request.query_params.get("page"), page_size=PAGE_SIZE)
         start = (page - 1) * PAGE_SIZE
         pools = list(
             selectors.pools_for_requester(requester=request_user(request))[start : start + PAGE_SIZE + 1]
@@ -268,12 +267,10 @@ class AssignmentNextView(APIView):
 
 
 def _assignment_id(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ServiceError(
-            code="not_found", message="No such assignment of yours.", status_code=404
-        ) from None
+    pk = parse_id(raw)
+    if pk is None:
+        raise ServiceError(code="not_found", message="No such assignment of yours.", status_code=404)
+    return pk
 
 
 class AssignmentSubmitView(APIView):

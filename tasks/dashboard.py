@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from payouts.money import cost_per_answer, money_str
+from fairlabel.money import cost_per_answer, money_str
 from payouts.selectors import pool_reservations
 from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
 

@@ -8,6 +8,11 @@ from tasks.models import Acceptance, ContentWarning
 from tasks.serializers import PoolCreateSerializer
 
 
+def _number(*, step: str = "1", **kwargs: Any) -> forms.CharField:
+    """A number input whose text goes to the API's serializer as typed: one validation, with the API's bounds."""
+    return forms.CharField(widget=forms.NumberInput(attrs={"step": step}), strip=False, **kwargs)
+
+
 class PoolForm(forms.Form):
     """The HTML face of PoolCreateSerializer: the API's validation decides, this only lays out the fields."""
 
@@ -19,14 +24,17 @@ class PoolForm(forms.Form):
     )
     reward = forms.CharField(
         initial="0.03",
+        strip=False,
         help_text="Paid for every answer, golden ones included. The platform fee comes on top.",
     )
-    overlap = forms.IntegerField(initial=3, help_text="Answers per task from different workers (1-100).")
-    priority = forms.IntegerField(initial=50, help_text="0-100; higher pools are served first.")
-    golden_rate = forms.FloatField(
-        initial=0.1, help_text="Share of golden (known-answer) items in each worker's stream, 0-0.5."
+    overlap = _number(initial=3, help_text="Answers per task from different workers (1-100).")
+    priority = _number(initial=50, help_text="0-100; higher pools are served first.")
+    golden_rate = _number(
+        initial=0.1,
+        step="0.01",
+        help_text="Share of golden (known-answer) items in each worker's stream, 0-0.5.",
     )
-    assignment_ttl = forms.IntegerField(initial=600, help_text="Seconds a worker may hold a task (10-86400).")
+    assignment_ttl = _number(initial=600, help_text="Seconds a worker may hold a task (10-86400).")
     acceptance = forms.ChoiceField(
         required=False,
         choices=Acceptance.choices,
@@ -34,7 +42,7 @@ class PoolForm(forms.Form):
         help_text="Instant: workers are paid the moment they submit. Review: you accept or reject within the window; "
         "whatever is still pending then is accepted automatically.",
     )
-    review_hours = forms.IntegerField(
+    review_hours = _number(
         required=False, initial=24, help_text="Review window in hours (1-72), for review mode."
     )
     content_warning = forms.ChoiceField(

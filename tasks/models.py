@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from fairlabel import money
+
 
 class PoolStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -37,7 +39,7 @@ class Pool(models.Model):
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True)
     labels = models.JSONField()
-    reward = models.DecimalField(max_digits=12, decimal_places=4)
+    reward = models.DecimalField(max_digits=money.INPUT_DIGITS, decimal_places=money.INPUT_PLACES)
     overlap = models.PositiveSmallIntegerField(default=1)
     priority = models.PositiveSmallIntegerField(default=50)
     golden_rate = models.FloatField(default=0.1)
@@ -194,7 +196,7 @@ class Answer(models.Model):
     correct = models.BooleanField(null=True)
     flagged_fast = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=AnswerStatus.choices, default=AnswerStatus.ACCEPTED)
-    reward = models.DecimalField(max_digits=12, decimal_places=4)
+    reward = models.DecimalField(max_digits=money.INPUT_DIGITS, decimal_places=money.INPUT_PLACES)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.TextField(blank=True)
 

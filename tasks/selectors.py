@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairlabel.numbers import parse_id
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from fairness.selectors import PoolFairness, fairness_for_pools, pool_fair_for_worker_sql
@@ -27,11 +28,8 @@ from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
 def pool_for_requester(*, pool_id: object, requester: User) -> Pool:
     """The requester's own pool; anyone else's (or a malformed id) is simply not found."""
-    try:
-        pk = int(str(pool_id))
-    except ValueError:
-        pk = -1
-    pool = Pool.objects.filter(pk=pk, requester=requester).first() if pk > 0 else None
+    pk = parse_id(pool_id)
+    pool = Pool.objects.filter(pk=pk, requester=requester).first() if pk else None
     if pool is None:
         raise ServiceError(code="not_found", message="No such pool.", status_code=404)
     return pool

@@ -1,33 +1,19 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from fairlabel.fields import MoneyField, RealNumberField, WholeNumberField
+from fairlabel.money import money_str
 from fairness.selectors import pool_fairness
 from fairness.serializers import pool_pay_json
-from payouts.money import money_str, parse_money
 from tasks.models import Acceptance, Assignment, ContentWarning, Pool
 from tasks.selectors import pool_budget, pool_progress
 
 
-@extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,4})?$", "example": "0.025"})
-class MoneyField(serializers.Field):
-    """A decimal string in and out ("0.025"); a float, 20 decimals or a negative amount is refused."""
-
-    default_error_messages = {"invalid": "{message}"}
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        try:
-            return parse_money(data, field=self.field_name or "amount")
-        except ValueError as exc:
-            self.fail("invalid", message=str(exc))
-            raise  # unreachable: fail() raises
-
-    def to_representation(self, value: Decimal) -> str:
-        return money_str(value)
+def _pool(name: str) -> Any:
+    return Pool._meta.get_field(name)
 
 
 class PoolCreateSerializer(serializers.Serializer):
@@ -35,20 +21,24 @@ class PoolCreateSerializer(serializers.Serializer):
     instructions = serializers.CharField(allow_blank=True, max_length=20000, default="")
     labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=50)
     reward = MoneyField()
-    overlap = serializers.IntegerField(min_value=1, max_value=100)
-    priority = serializers.IntegerField(min_value=0, max_value=100, default=50)
-    golden_rate = serializers.FloatField(min_value=0, max_value=0.5, default=0.1)
-    assignment_ttl = serializers.IntegerField(min_value=10, max_value=86400, default=600)
-    # Quality (issue 4): the golden-skill rule, the fast-answer flag, aggregation and dynamic overlap.
-    min_skill = serializers.FloatField(min_value=0, max_value=1, default=0.7)
-    min_golden = serializers.IntegerField(min_value=1, max_value=1000, default=5)
-    min_seconds = serializers.FloatField(min_value=0, max_value=3600, allow_null=True, default=None)
+    overlap = WholeNumberField(column=_pool("overlap"), min_value=1, max_value=100)
+    priority = WholeNumberField(column=_pool("priority"), min_value=0, max_value=100, default=50)
+    golden_rate = RealNumberField(min_value=0, max_value=0.5, default=0.1)
+    assignment_ttl = WholeNumberField(
+        column=_pool("assignment_ttl"), min_value=10, max_value=86400, default=600
+    )
+    # Quality: the golden-skill rule, the fast-answer flag, aggregation and dynamic overlap.
+    min_skill = RealNumberField(min_value=0, max_value=1, default=0.7)
+    min_golden = WholeNumberField(column=_pool("min_golden"), min_value=1, max_value=1000, default=5)
+    min_seconds = RealNumberField(min_value=0, max_value=3600, allow_null=True, default=None)
     aggregation_method = serializers.ChoiceField(choices=["ds", "mv", "wawa"], default="ds")
-    target_confidence = serializers.FloatField(min_value=0.5, max_value=1, allow_null=True, default=None)
-    min_overlap = serializers.IntegerField(min_value=1, max_value=100, allow_null=True, default=None)
-    # Payment (issue 5) and worker care (issue 7).
+    target_confidence = RealNumberField(min_value=0.5, max_value=1, allow_null=True, default=None)
+    min_overlap = WholeNumberField(
+        column=_pool("min_overlap"), min_value=1, max_value=100, allow_null=True, default=None
+    )
+    # Payment and worker care.
     acceptance = serializers.ChoiceField(choices=Acceptance.values, default=Acceptance.INSTANT)
-    review_hours = serializers.IntegerField(min_value=1, max_value=72, default=24)
+    review_hours = WholeNumberField(column=_pool("review_hours"), min_value=1, max_value=72, default=24)
     content_warning = serializers.ChoiceField(choices=ContentWarning.values, allow_null=True, default=None)
     allow_html = serializers.BooleanField(default=False)
 

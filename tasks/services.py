@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairlabel.money import cost_per_answer, money_str
 from fairness.services import pool_floor_top_up, pool_pay_measure
 from payouts.models import TransactionKind
-from payouts.money import cost_per_answer, money_str
 from payouts.services import (
     InsufficientFunds,
     account_pool_reserved,

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from payouts.money import money_str
+from fairlabel.money import money_str
 
 register = template.Library()
 

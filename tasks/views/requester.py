@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import cost_per_answer, fee_for, money_str
+from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
-from payouts.money import cost_per_answer, fee_for, money_str
 from tasks import charts, dashboard, selectors, services
 from tasks.exports import parse_format, stream_rows
 from tasks.forms import PoolForm, UploadForm
@@ -50,13 +51,10 @@ def pool_list(request: AuthedRequest) -> HttpResponse:
 @requester_required
 def pool_priority(request: AuthedRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
-    try:
-        priority = int(request.POST.get("priority", ""))
-    except ValueError:
-        priority = -1
+    priority = whole_or_none(request.POST.get("priority"))
     error = None
     try:
-        pool = services.pool_set_priority(pool=pool, priority=priority)
+        pool = services.pool_set_priority(pool=pool, priority=-1 if priority is None else priority)
     except ServiceError as exc:
         error = exc.message
     if not request.htmx:

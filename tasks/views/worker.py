@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import money_str
+from fairlabel.numbers import parse_id
 from fairlabel.web import AuthedRequest, worker_required
-from payouts.money import money_str
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
 from tasks.models import AnswerStatus, Assignment
@@ -35,7 +36,7 @@ def _task_context(request: AuthedRequest, assignment: Assignment | None) -> dict
 
 def _pool_param(request: AuthedRequest) -> int | None:
     raw = request.GET.get("pool") or request.POST.get("pool")
-    return int(raw) if raw and raw.isdigit() else None
+    return parse_id(raw)
 
 
 @worker_required

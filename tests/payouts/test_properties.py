@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fairlabel.errors import ServiceError
+from fairlabel.money import cents_floor, fee_for
 from payouts.checks import ledger_problems
 from payouts.models import Entry, SimulatedBankTransfer, TransactionKind, Withdrawal
-from payouts.money import cents_floor, fee_for
 from payouts.providers import PayoutFailed, PayoutReceipt, PayoutRequest, SimulatedProvider
 from payouts.selectors import balance_for_user
 from payouts.services import (

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from fairlabel.money import fee_for
 from payouts.checks import ledger_problems
 from payouts.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
-from payouts.money import fee_for
 from payouts.selectors import balance_for_user
 from payouts.services import (
     InsufficientFunds,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from payouts.money import cost_per_answer
+from fairlabel.money import cost_per_answer
 from payouts.selectors import balance_for_user
 from quality.models import AggregationRun, TaskResult
 from quality.services import pool_aggregate, pool_overlap_adjust

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from payouts.money import money_str, parse_money
+from fairlabel.money import money_str, parse_money
 from payouts.selectors import balance_for_user
 from payouts.services import deposit_create
 

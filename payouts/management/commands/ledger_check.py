@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from payouts.money import money_str
+from fairlabel.money import money_str
 from payouts.services import ledger_check_run
 
 

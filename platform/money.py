@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
 # Ledger amounts carry 6 decimal places: a 10% fee on a 0.0001 reward is still exact.
 LEDGER_QUANTUM = Decimal("0.000001")
-# Rewards and deposits people type carry at most 4 (cents and fractions of a cent).
+# Amounts people type (rewards, deposits, withdrawals) carry at most 4 places (cents and fractions of a cent), and
+# rewards are stored in numeric(INPUT_DIGITS, INPUT_PLACES) columns, so no typed amount can exceed what they hold.
+INPUT_DIGITS = 12
 INPUT_PLACES = 4
+INPUT_MAX = Decimal(10) ** (INPUT_DIGITS - INPUT_PLACES) - Decimal(10) ** -INPUT_PLACES
+# Length-bounded, so a megabyte of digits is refused before it is converted.
+_MONEY = re.compile(rf"[0-9]{{1,40}}(\.[0-9]{{1,{INPUT_PLACES}}})?")
 
 
 def quantize(amount: Decimal) -> Decimal:
@@ -37,22 +43,24 @@ def money_str(amount: Decimal) -> str:
 
 
 def parse_money(value: object, *, field: str, allow_zero: bool = False) -> Decimal:
-    """Parse a decimal string a person sent; ValueError with a readable message when it is not money."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise ValueError(f'{field} must be a decimal string such as "0.025"')
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f'{field} must be a decimal string such as "0.025"') from exc
-    if not amount.is_finite():
-        raise ValueError(f"{field} must be a finite amount")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > INPUT_PLACES:
-        raise ValueError(f"{field} has more than {INPUT_PLACES} decimal places")
-    if amount < 0 or (amount == 0 and not allow_zero):
+    """Money a person sent: exactly the API's documented pattern, ^[0-9]+(\\.[0-9]{1,4})?$, as a string.
+
+    Decimal() alone would also take "1e-2", "+0.05", "5.", " 0.05 ", a JSON number (a float, already rounded)
+    and other scripts' digits (Arabic-Indic zero, point, five read as 0.5); none of those is what a person typing an amount means, so each is
+    refused rather than guessed at. The upper bound is what a reward column holds, the narrowest column any
+    typed amount is written to.
+    """
+    if isinstance(value, str) and value.startswith("-") and _MONEY.fullmatch(value[1:]):
         raise ValueError(f"{field} must be greater than zero")
-    if amount >= Decimal("1000000000"):
-        raise ValueError(f"{field} is too large")
+    if not isinstance(value, str) or not _MONEY.fullmatch(value):
+        raise ValueError(
+            f'{field} must be a decimal string such as "0.025" (digits, at most {INPUT_PLACES} decimals)'
+        )
+    amount = Decimal(value)
+    if amount == 0 and not allow_zero:
+        raise ValueError(f"{field} must be greater than zero")
+    if amount > INPUT_MAX:
+        raise ValueError(f"{field} must be at most {INPUT_MAX}")
     return amount
 
 
