@@ -295,7 +295,8 @@ def test_care_daily_cap_at_its_edges(api, worker):
         assert response.status_code == 200 and response.json()["daily_cap"] == value
     for refused in (-1, 1001, 2**31, 2**63, "٥", "5", 5.0, True):
         _refused(
-            client.put("/api/v1/me/care/", {"categories": [], "daily_cap": refused}, format="json"), "daily_cap"
+            client.put("/api/v1/me/care/", {"categories": [], "daily_cap": refused}, format="json"),
+            "daily_cap",
         )
     page = Client()
     page.force_login(worker)
@@ -307,11 +308,12 @@ def test_care_daily_cap_at_its_edges(api, worker):
 def test_webhook_progress_step_at_its_edges(api, requester, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_FOR_TESTS = True
     client = api(requester)
+    body: dict[str, Any] = {"url": "http://127.0.0.1:9/h", "events": ["pool.progress"]}
     for value in (1, 100):
-        body = {"url": "http://127.0.0.1:9/h", "events": ["pool.progress"], "progress_step": value}
+        body["progress_step"] = value
         assert client.post("/api/v1/webhooks/", body, format="json").status_code == 201
     for refused in (0, 101, 2**15, 2**63, "٥", "5", 5.0, True):
-        body = {"url": "http://127.0.0.1:9/h", "events": ["pool.progress"], "progress_step": refused}
+        body["progress_step"] = refused
         _refused(client.post("/api/v1/webhooks/", body, format="json"), "progress_step")
     page = Client()
     page.force_login(requester)
