@@ -8,11 +8,13 @@ strings reach the code behind the 404 check; the rest keep the generated value, 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
@@ -120,3 +122,147 @@ def test_api_never_fails_and_matches_its_schema(case: Any, actors: dict[str, Any
         headers={"Authorization": f"Token {token}"},
         checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
     )
+
+
+# ------------------------------------------------------------------------------------------ boundary values
+# Hypothesis rarely draws the values that break a parser or a column: the integers at and past PostgreSQL's
+# limits, numbers JSON parses as infinity, pages whose offset no bigint holds, other scripts' digits. Every
+# operation gets each of them in every path parameter, every query parameter (documented or not) and every
+# field of a body that would otherwise succeed, and must answer without a 500.
+
+BOUNDARY_TEXT = [
+    "0",
+    "-1",
+    str(2**31 - 1),
+    str(2**31),
+    str(2**63 - 1),
+    str(2**63),
+    str(2**64),
+    "1" + "0" * 30,
+    "1000000000000000000",
+    "1e999",
+    "-1e999",
+    "NaN",
+    "Infinity",
+    "1.5",
+    "\u0663",  # an Arabic-Indic three
+    "",
+]
+# JSON bodies: a value, or raw JSON text spliced in where JSON's own number syntax is the point.
+_RAW = "__raw__:"
+BOUNDARY_JSON: list[Any] = [
+    0,
+    -1,
+    2**31,
+    2**63 - 1,
+    2**63,
+    2**64,
+    10**30,
+    -(10**30),
+    1.5,
+    1e308,
+    True,
+    None,
+    "1e999",
+    "\u0663",
+    _RAW + "1e999",
+    _RAW + "-1e999",
+]
+BODIES: dict[str, dict[str, Any]] = {
+    "answer_reject": {"reason": "Off-topic."},
+    "appeal_decide": {"uphold": False, "response": "Checked."},
+    "submit": {"label": "OK"},
+    "next": {"pool": 1},
+    "token": {"username": "nobody", "password": "wrong"},
+    "care": {"categories": [], "daily_cap": 5},
+    "appeal": {"message": "Please look again."},
+    "withdrawals": {"amount": "1.00"},
+    "pools": {"name": "P", "labels": ["A", "B"], "reward": "0.05", "overlap": 1, "priority": 5},
+    "reward": {"reward": "0.10"},
+    "tasks": {"tasks": [{"data": {"t": 1}}]},
+    "rating": {"pay": 3, "clarity": 3, "fairness": 3, "speed": 3},
+    "webhooks": {"url": "https://hooks.example.com/y", "events": [], "progress_step": 10},
+}
+
+
+def _body_for(path: str, method: str) -> dict[str, Any] | None:
+    if method not in {"post", "put"}:
+        return None
+    name = {
+        "/api/v1/answers/{answer_id}/reject/": "answer_reject",
+        "/api/v1/appeals/{appeal_id}/decide/": "appeal_decide",
+        "/api/v1/assignments/{assignment_id}/submit/": "submit",
+        "/api/v1/assignments/next/": "next",
+        "/api/v1/auth/token/": "token",
+        "/api/v1/me/care/": "care",
+        "/api/v1/me/decisions/{decision_id}/appeal/": "appeal",
+        "/api/v1/me/withdrawals/": "withdrawals",
+        "/api/v1/pools/": "pools",
+        "/api/v1/pools/{pool_id}/reward/": "reward",
+        "/api/v1/pools/{pool_id}/tasks/": "tasks",
+        "/api/v1/requesters/{requester_id}/rating/": "rating",
+        "/api/v1/webhooks/": "webhooks",
+    }.get(path)
+    return dict(BODIES[name]) if name else None
+
+
+def _json_text(body: dict[str, Any], key: str, value: Any) -> str:
+    if isinstance(value, str) and value.startswith(_RAW):
+        marker = "__boundary__"
+        return json.dumps({**body, key: marker}).replace(f'"{marker}"', value[len(_RAW) :])
+    return json.dumps({**body, key: value})
+
+
+OPERATIONS = [
+    (path, method)
+    for path, item in schema.raw_schema["paths"].items()
+    for method in item
+    if method in {"get", "post", "put", "delete"}
+]
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_boundary_values_never_make_a_500(path: str, method: str, actors: dict[str, Any], db: Any) -> None:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {actors[_role_for(path)].auth_token.key}")
+    operation = schema.raw_schema["paths"][path][method]
+    names = re.findall(r"\{([^}]+)\}", path)
+    owned = {name: str(actors["ids"][name]()) for name in names if name in actors["ids"]}
+    queries = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"} | {"page", "pool"}
+    body = _body_for(path, method) or {}
+    failures: list[str] = []
+
+    def call(url: str, query: dict[str, str], text: str | None) -> None:
+        send = getattr(client, method)
+        if text is None:
+            response = send(url, query) if method == "get" else send(url)
+        else:
+            response = send(
+                url + ("?" + urlencode(query) if query else ""), text, content_type="application/json"
+            )
+        if response.status_code >= 500:
+            failures.append(f"{method.upper()} {url} {query} {text} -> {response.status_code}")
+
+    def url_with(**values: str) -> str:
+        filled = {**{n: owned.get(n, "1") for n in names}, **values}
+        return re.sub(r"\{([^}]+)\}", lambda m: quote(filled[m.group(1)], safe=""), path)
+
+    plain_text = json.dumps(body) if method in {"post", "put"} else None
+    for name in names:
+        for value in BOUNDARY_TEXT:
+            if value:  # an empty segment is another URL
+                call(url_with(**{name: value}), {}, plain_text)
+    for query in queries:
+        for value in BOUNDARY_TEXT:
+            call(url_with(), {query: value}, plain_text)
+    for key in [*body, "page", "id"] if plain_text is not None else []:
+        for value in BOUNDARY_JSON:
+            call(url_with(), {}, _json_text(body, key, value))
+    if path.endswith("/tasks/"):
+        # Inside task data, where any JSON is legitimate except what no database can hold.
+        for value in BOUNDARY_JSON:
+            data = _json_text({}, "t", value)
+            call(url_with(), {}, '{"tasks": [{"data": ' + data + "}]}")
+    assert not failures, "\n".join(failures[:20])
