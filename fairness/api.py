@@ -123,7 +123,10 @@ class AppealCreateView(APIView):
 
 
 class AppealQueueView(APIView):
-    """The appeals this requester (rejections in their pools) or staff member (restrictions, blocks) decides."""
+    """The appeals waiting for you. Who decides what (`fairness.services.appeal_may_decide`): an appeal against a
+    rejection goes to the pool's requester, and staff may decide it too, as the platform's arbiter of a rejection
+    the requester will not reconsider; appeals against restrictions and blocks go to staff only. Staff see
+    restrictions and blocks first."""
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
@@ -156,6 +159,10 @@ class AppealQueueView(APIView):
 
 
 class AppealDecideView(APIView):
+    """Uphold (the decision is reversed, money included) or deny an appeal, with a written answer the worker
+    reads. An appeal against a rejection: the pool's requester or staff; restrictions and blocks: staff only.
+    Anyone else: 404."""
+
     @extend_schema(
         request=inline_serializer(
             name="AppealDecision",

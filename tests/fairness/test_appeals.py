@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import yaml
 from django.db import DatabaseError, IntegrityError, transaction
 
 from fairlabel.errors import ServiceError
@@ -224,3 +225,24 @@ def test_the_periodic_sync_records_restrictions_made_elsewhere_and_their_lifts()
     assert decisions_sync_restrictions() == 1
     decision.refresh_from_db()
     assert decision.reversed_at is not None
+
+
+def test_staff_may_decide_a_rejection_appeal_and_the_api_says_who_decides_what(api):
+    pool, worker, given = rejected_answer()
+    decision = Decision.objects.get(worker=worker)
+    appeal = appeal_file(worker=worker, decision_id=decision.pk, message="It matches.")
+    staff = StaffFactory()
+    response = api(staff).post(
+        f"/api/v1/appeals/{appeal.pk}/decide/", {"uphold": True, "response": "It matches."}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "upheld"
+    given.refresh_from_db()
+    assert given.status == AnswerStatus.ACCEPTED
+    assert balance_for_user(user=worker).available == Decimal("0.05")
+    # A worker never decides appeals; the schema's descriptions name the same deciders as the rule.
+    assert api(worker).get("/api/v1/appeals/").status_code == 403
+    paths = yaml.safe_load(api(staff).get("/api/v1/schema/").content)["paths"]
+    for path, method in (("/api/v1/appeals/", "get"), ("/api/v1/appeals/{appeal_id}/decide/", "post")):
+        description = paths[path][method]["description"]
+        assert "rejection" in description and "staff" in description, description
+        assert "restrictions and blocks" in description, description
