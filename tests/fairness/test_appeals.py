@@ -228,7 +228,7 @@ def test_the_periodic_sync_records_restrictions_made_elsewhere_and_their_lifts()
 
 
 def test_staff_may_decide_a_rejection_appeal_and_the_api_says_who_decides_what(api):
-    pool, worker, given = rejected_answer()
+    _, worker, given = rejected_answer()
     decision = Decision.objects.get(worker=worker)
     appeal = appeal_file(worker=worker, decision_id=decision.pk, message="It matches.")
     staff = StaffFactory()
