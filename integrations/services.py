@@ -8,7 +8,6 @@ import json
 import logging
 import uuid
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairlabel.jobs import enqueue, enqueue_on_commit
 from integrations.models import (
     DeliveryStatus,
     ImportJob,
@@ -74,9 +74,7 @@ def import_job_create(*, pool: Pool, requester: User, upload: UploadedFile) -> I
             job = ImportJob.objects.create(
                 pool=pool, requester=requester, file_name=name[:255], file_path=str(path), file_size=size
             )
-            from integrations.actors import import_job_run as run
-
-            transaction.on_commit(partial(run.send, job.pk))
+            enqueue_on_commit("import_job_run", job.pk)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -206,8 +204,6 @@ def _import_failed(*, job_id: int, code: str, message: str, row: Any = None) -> 
 
 def import_jobs_resume_stalled(*, queued_after: timedelta = timedelta(minutes=5)) -> int:
     """Send again the jobs whose message was lost (still queued) or whose worker died (running, no lock)."""
-    from integrations.actors import import_job_run as run
-
     now = timezone.now()
     sent = 0
     for job in ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]).order_by(
@@ -218,7 +214,7 @@ def import_jobs_resume_stalled(*, queued_after: timedelta = timedelta(minutes=5)
             job_id=job.pk
         )
         if stale_queue or dead_worker:
-            run.send(job.pk)
+            enqueue("import_job_run", job.pk)
             sent += 1
     return sent
 
@@ -315,9 +311,7 @@ def _delivery_create(*, webhook: Webhook, event: str, event_key: str, data: dict
             )
     except IntegrityError:
         return False  # this webhook already has this happening
-    from integrations.actors import webhook_deliver
-
-    transaction.on_commit(partial(webhook_deliver.send, delivery.pk))
+    enqueue_on_commit("webhook_deliver", delivery.pk)
     return True
 
 
@@ -464,13 +458,11 @@ def webhooks_scan(*, completed_within: timedelta = timedelta(days=1)) -> int:
 
 def webhook_deliveries_resend(*, older_than: timedelta = timedelta(minutes=30)) -> int:
     """Resend pending deliveries that nobody tried for a while (their message was lost)."""
-    from integrations.actors import webhook_deliver
-
     cutoff = timezone.now() - older_than
     pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=cutoff).filter(
         last_attempt_at__isnull=True
     ) | WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, last_attempt_at__lt=cutoff)
     ids = list(pending.values_list("pk", flat=True)[:1000])
     for delivery_id in ids:
-        webhook_deliver.send(delivery_id)
+        enqueue("webhook_deliver", delivery_id)
     return len(ids)

@@ -36,6 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import ServiceError
+from fairlabel.jobs import enqueue
 from fairlabel.money import fee_for, money_str, quantize
 from fairlabel.sql import prepared_cursor
 from payouts.checks import LedgerReport, ledger_report
@@ -604,9 +605,7 @@ def _same_request(earlier: Withdrawal, amount: Decimal) -> Withdrawal:
 
 
 def _send_payment(withdrawal_id: int, delay_seconds: float) -> None:
-    from payouts.actors import withdrawal_pay
-
-    withdrawal_pay.send_with_options(args=(withdrawal_id,), delay=int(delay_seconds * 1000) or None)
+    enqueue("withdrawal_pay", withdrawal_id, delay_seconds=delay_seconds)
 
 
 def retry_delay(*, attempts: int) -> float:

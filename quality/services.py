@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
+from fairlabel.jobs import enqueue, enqueue_on_commit
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from fairness.services import decision_record_restriction, decision_reverse_for_restriction
@@ -286,9 +287,7 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
         return False
     stopped = _stop_tasks(Task.objects.filter(pk=task_id))
     if stopped:
-        from tasks.actors import pool_check_completion
-
-        transaction.on_commit(partial(pool_check_completion.send, pool.pk), robust=True)
+        enqueue_on_commit("pool_check_completion", pool.pk, robust=True)
     return bool(stopped)
 
 
@@ -361,9 +360,7 @@ def pool_overlap_adjust(*, pool_id: int) -> tuple[int, int]:
         quality_result__confidence__lt=target,
     ).update(remaining=F("remaining") + (pool.overlap - F("max_answers")), max_answers=pool.overlap)
     if stopped:
-        from tasks.actors import pool_check_completion
-
-        transaction.on_commit(partial(pool_check_completion.send, pool.pk), robust=True)
+        enqueue_on_commit("pool_check_completion", pool.pk, robust=True)
     return stopped, reopened
 
 
@@ -533,9 +530,7 @@ def pool_aggregation_request(*, pool_id: int, delay_seconds: float | None = None
         )
         changed = cursor.fetchone() is not None
     if changed:
-        from quality.actors import pool_aggregate as actor
-
-        actor.send_with_options(args=(pool_id,), delay=int(delay_seconds * 1000))
+        enqueue("pool_aggregate", pool_id, delay_seconds=delay_seconds)
     return changed
 
 
@@ -566,17 +561,12 @@ def pool_aggregate_when_due(*, pool_id: int) -> AggregationRun | None:
         # Asked for again while this ran: that message may have come and gone while the lease was held.
         due = PoolAggregationState.objects.filter(pool_id=pool_id).values_list("due_at", flat=True).first()
         if due is not None:
-            from quality.actors import pool_aggregate as actor
-
-            delay_ms = max(0, int((due - timezone.now()).total_seconds() * 1000))
-            actor.send_with_options(args=(pool_id,), delay=delay_ms)
+            enqueue("pool_aggregate", pool_id, delay_seconds=max(0.0, (due - timezone.now()).total_seconds()))
 
 
 def aggregations_catch_up() -> int:
     """The periodic safety net: resend runs whose message was lost, and ask for a run wherever answers are
     newer than the stored results (or a pool ended after them). Returns how many pools were sent."""
-    from quality.actors import pool_aggregate as actor
-
     now = timezone.now()
     sent = 0
     overdue = (
@@ -585,7 +575,7 @@ def aggregations_catch_up() -> int:
         .values_list("pool_id", flat=True)
     )
     for pool_id in overdue:
-        actor.send(pool_id)
+        enqueue("pool_aggregate", pool_id)
         sent += 1
     state = PoolAggregationState.objects.filter(pool=OuterRef("pk"))
     latest_answer = (

@@ -7,7 +7,6 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
+from fairlabel.jobs import enqueue_on_commit
 from fairlabel.money import cost_per_answer, money_str
 from fairness.services import pool_floor_top_up, pool_pay_measure
 from payouts.models import TransactionKind
@@ -370,9 +370,7 @@ def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer
             status_code=410,
         )
     if outcome.pool_completed_task:
-        from tasks.actors import pool_check_completion
-
-        transaction.on_commit(partial(pool_check_completion.send, outcome.answer.pool_id))
+        enqueue_on_commit("pool_check_completion", outcome.answer.pool_id)
     return outcome.answer
 
 
@@ -566,9 +564,7 @@ def pool_resume(*, pool: Pool) -> Pool:
     pool.status = PoolStatus.OPEN
     pool.save(update_fields=["status"])
     # Answers in flight while paused may have finished the last tasks; completion only looks at open pools.
-    from tasks.actors import pool_check_completion
-
-    transaction.on_commit(partial(pool_check_completion.send, pool.pk))
+    enqueue_on_commit("pool_check_completion", pool.pk)
     return pool
 
 
