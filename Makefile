@@ -60,6 +60,7 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	FAIRLABEL_TESTING=1 $(BIN)/mypy .

@@ -6,7 +6,6 @@ Built in memory: one person's data is small enough, and the zip is only written 
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import zipfile
@@ -105,10 +104,8 @@ def _decisions(user: User) -> list[dict[str, Any]]:
 
 
 def _restrictions(user: User) -> list[dict[str, Any]]:
-    try:
-        restriction_model = importlib.import_module("quality.models").Restriction
-    except (ImportError, AttributeError):  # pragma: no cover - quality without restrictions
-        return []
+    from quality.models import Restriction as restriction_model
+
     return [
         {
             "id": r.pk,

@@ -152,6 +152,10 @@ class AuditLog(models.Model):
         indexes = [models.Index(fields=["worker", "-created_at"], name="audit_worker_time")]
 
 
+# A worker rates a requester only after this many answers in their pools: enough work to judge it.
+RATING_MIN_ANSWERS = 10
+
+
 class RequesterRating(models.Model):
     """A worker's rating of a requester. The requester only ever sees averages and unsigned comments."""
 

@@ -25,6 +25,7 @@ from accounts.models import User
 from fairlabel.numbers import parse_id
 from fairness import pay
 from fairness.models import (
+    RATING_MIN_ANSWERS,
     Appeal,
     AppealStatus,
     AuditLog,
@@ -323,8 +324,6 @@ class Rateable:
 
 def requesters_rateable_by(*, worker: User) -> list[Rateable]:
     """Requesters whose pools this worker answered, with the count and the worker's current rating, if any."""
-    from fairness.services import RATING_MIN_ANSWERS
-
     rows = (
         Answer.objects.filter(worker=worker)
         .values("pool__requester_id")

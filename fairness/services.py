@@ -3,7 +3,6 @@ settings and erasing an account. Every decision and every decision on an appeal 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from fairlabel.money import money_str
 from fairlabel.numbers import parse_id
 from fairness import pay
 from fairness.models import (
+    RATING_MIN_ANSWERS,
     Appeal,
     AppealStatus,
     AuditAction,
@@ -527,8 +527,11 @@ def _restriction_lift(*, decision: Decision, actor: User, response: str) -> dict
     """Lift quality's restriction through quality's own service (staff only: appeal_may_decide saw to it)."""
     if decision.restriction_id is None:
         return {"restriction_lifted": False}
-    quality_services = importlib.import_module("quality.services")
-    restriction = quality_services.restriction_lift(
+    # Inside the function: quality's services import this module (to record their decisions), so the two still
+    # depend on each other; the appeal belongs in a use case above both.
+    from quality.services import restriction_lift
+
+    restriction = restriction_lift(
         restriction_id=decision.restriction_id, reason=f"Appeal upheld: {response}"[:2000], staff=actor
     )
     return {"restriction_lifted": True, "restriction_id": restriction.pk}
@@ -560,10 +563,8 @@ def decisions_sync_restrictions(*, limit: int = 1000) -> int:
     Quality's services record the decision when they restrict; this catches rows made any other way (the admin
     site, a shell) and lifts made directly by staff rather than through an appeal.
     """
-    try:
-        restriction_model = importlib.import_module("quality.models").Restriction
-    except (ImportError, AttributeError):  # pragma: no cover - quality without restrictions
-        return 0
+    from quality.models import Restriction as restriction_model
+
     recorded = Decision.objects.filter(restriction_id=OuterRef("pk"))
     changed = 0
     for restriction in restriction_model.objects.filter(~Exists(recorded)).order_by("id")[:limit]:
@@ -655,8 +656,6 @@ def answer_reinstate(*, answer_id: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------- ratings
-
-RATING_MIN_ANSWERS = 10
 
 
 def rating_save(

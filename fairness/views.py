@@ -22,7 +22,7 @@ from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required, worker_required
 from fairness import pay, selectors, services
 from fairness.export import export_filename, user_export_zip
-from fairness.models import AuditAction, DecisionKind
+from fairness.models import RATING_MIN_ANSWERS, AuditAction, DecisionKind
 from tasks.models import ContentWarning
 from tasks.selectors import pool_for_requester, pools_for_requester
 from tasks.services import pool_set_reward
@@ -105,7 +105,7 @@ def ratings(request: AuthedRequest) -> HttpResponse:
         "fairness/ratings.html",
         {
             "rateable": selectors.requesters_rateable_by(worker=request.user),
-            "min_answers": services.RATING_MIN_ANSWERS,
+            "min_answers": RATING_MIN_ANSWERS,
             "scores": [
                 ("pay", "Pay"),
                 ("clarity", "Clarity of instructions"),
