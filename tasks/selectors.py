@@ -21,7 +21,6 @@ from fairlabel.numbers import parse_id
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from fairness.selectors import PoolFairness, fairness_for_pools, pool_fair_for_worker_sql
-from payouts.models import Account, AccountKind, Entry, TransactionKind
 from quality.selectors import pool_unrestricted_sql, results_for_pool
 from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
@@ -107,26 +106,6 @@ def pool_progress(*, pool: Pool) -> Progress:
         completed=counts["completed"],
         answers=counts["answers"] or 0,
     )
-
-
-@dataclass(frozen=True)
-class Budget:
-    reserved: Decimal
-    spent: Decimal
-
-
-def pool_budget(*, pool: Pool) -> Budget:
-    # The reservation and its spent rows (payouts.services.POOL_SPENT_SHARDS): what the pool still holds.
-    reserved = Account.objects.filter(pool=pool, kind=AccountKind.POOL_RESERVED).aggregate(
-        total=Sum("balance")
-    )["total"]
-    # Spent: what left the reservation for answers (rewards and fees).
-    spent = Entry.objects.filter(
-        account__pool=pool,
-        account__kind=AccountKind.POOL_RESERVED,
-        transaction__kind=TransactionKind.ANSWER_REWARD,
-    ).aggregate(total=Sum("amount"))["total"]
-    return Budget(reserved=reserved or Decimal(0), spent=-(spent or Decimal(0)))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -8,8 +9,9 @@ from fairlabel.fields import MoneyField, RealNumberField, WholeNumberField
 from fairlabel.money import money_str
 from fairness.selectors import pool_fairness
 from fairness.serializers import pool_pay_json
+from payouts.selectors import pool_reservations
 from tasks.models import Acceptance, Assignment, ContentWarning, Pool
-from tasks.selectors import pool_budget, pool_progress
+from tasks.selectors import pool_progress
 
 
 def _pool(name: str) -> Any:
@@ -68,7 +70,7 @@ class PoolCreateSerializer(serializers.Serializer):
 
 def pool_json(pool: Pool) -> dict[str, Any]:
     progress = pool_progress(pool=pool)
-    budget = pool_budget(pool=pool)
+    money = pool_reservations(pool_ids=[pool.pk]).get(pool.pk)
     return {
         "id": pool.pk,
         "name": pool.name,
@@ -87,7 +89,10 @@ def pool_json(pool: Pool) -> dict[str, Any]:
             "completed": progress.completed,
             "answers": progress.answers,
         },
-        "budget": {"reserved": money_str(budget.reserved), "spent": money_str(budget.spent)},
+        "budget": {
+            "reserved": money_str(money.held if money else Decimal(0)),
+            "spent": money_str(money.spent if money else Decimal(0)),
+        },
         # Quality settings (issue 4).
         "min_skill": pool.min_skill,
         "min_golden": pool.min_golden,

@@ -10,7 +10,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from fairlabel.money import fee_for
 from payouts.checks import ledger_problems
 from payouts.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
-from payouts.selectors import balance_for_user
+from payouts.selectors import balance_for_user, pool_reservations
 from payouts.services import (
     InsufficientFunds,
     account_pool_spent,
@@ -21,7 +21,6 @@ from payouts.services import (
     ledger_post,
     pool_reservation_settle,
 )
-from tasks.selectors import pool_budget
 from tasks.services import pool_close
 from tests.factories import WorkerFactory
 from tests.payouts.util import open_pool, submit
@@ -128,7 +127,7 @@ def test_answers_are_paid_from_spent_rows_spread_by_worker_and_the_reservation_a
     cost = Decimal("0.10") + fee_for(Decimal("0.10"))
     assert sum(spent_rows.values()) == -4 * cost
     assert balance_for_user(user=pool.requester).reserved == reserved_at_open - 4 * cost
-    assert pool_budget(pool=pool).spent == 4 * cost
+    assert pool_reservations(pool_ids=[pool.pk])[pool.pk].spent == 4 * cost
     assert ledger_problems() == []
 
 
