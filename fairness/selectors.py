@@ -48,10 +48,6 @@ def today_start(now: datetime | None = None) -> datetime:
     return datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
 
 
-def worker_is_blocked(*, worker: User) -> bool:
-    return Decision.objects.filter(worker=worker, kind=DecisionKind.BLOCK, reversed_at__isnull=True).exists()
-
-
 def pool_fair_for_worker_sql(*, now: datetime) -> tuple[str, dict[str, Any]]:
     """Which open pools a worker may claim from now, as an SQL condition on the pool `p` for `%(worker)s`.
 

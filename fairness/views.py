@@ -19,24 +19,13 @@ from accounts.models import Role, User
 from fairlabel.errors import ServiceError
 from fairlabel.money import parse_money
 from fairlabel.numbers import whole_or_none
-from fairlabel.web import AuthedRequest, requester_required, worker_required
+from fairlabel.web import AuthedRequest, requester_required, staff_required, worker_required
 from fairness import pay, selectors, services
 from fairness.export import export_filename, user_export_zip
 from fairness.models import RATING_MIN_ANSWERS, AuditAction, DecisionKind
 from tasks.models import ContentWarning
 from tasks.selectors import pool_for_requester, pools_for_requester
 from tasks.services import pool_set_reward
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "is_staff", False):
-            raise PermissionDenied("This page is for staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def account_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -106,11 +106,6 @@ def balance_for_user(*, user: User) -> Balance:
     )
 
 
-def balance_by_kind() -> dict[str, Decimal]:
-    rows = Account.objects.values("kind").annotate(total=Sum("balance"))
-    return {row["kind"]: row["total"] or Decimal(0) for row in rows}
-
-
 # ---------------------------------------------------------------------------------------------- workers
 
 

@@ -39,3 +39,16 @@ def role_required(role: str) -> Callable[[Callable[..., HttpResponse]], Callable
 
 worker_required = role_required("worker")
 requester_required = role_required("requester")
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff only; anyone else logged in gets 403, anonymous visitors the login page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not getattr(request.user, "is_staff", False):
+            raise PermissionDenied("This page is for staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

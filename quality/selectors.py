@@ -201,10 +201,6 @@ def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
         }
 
 
-def pool_results_as_of(*, pool: Pool) -> datetime | None:
-    return PoolAggregationState.objects.filter(pool=pool).values_list("results_as_of", flat=True).first()
-
-
 # ---------------------------------------------------------------------------------------- restrictions
 
 
@@ -216,16 +212,6 @@ def pool_unrestricted_sql() -> str:
                     WHERE r.worker_id = %(worker)s AND r.lifted_at IS NULL
                       AND (r.pool_id = p.id OR r.pool_id IS NULL))
     """
-
-
-def restriction_active_for(*, worker: User, pool: Pool) -> Restriction | None:
-    """The restriction that keeps the worker out of this pool now (the pool's own, else a platform-wide one)."""
-    return (
-        Restriction.objects.filter(worker=worker, lifted_at__isnull=True)
-        .filter(Q(pool=pool) | Q(pool__isnull=True))
-        .order_by(F("pool").desc(nulls_last=True))
-        .first()
-    )
 
 
 # ------------------------------------------------------------------------------------ the worker's page

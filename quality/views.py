@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
-from fairlabel.web import AuthedRequest, worker_required
+from fairlabel.web import AuthedRequest, staff_required, worker_required
 from quality import selectors, services
 from quality.forms import ImposeForm, ReasonForm
 from quality.heatmap import heat_rows
 from quality.models import Restriction
 from tasks.models import Pool
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff only; anyone else logged in gets 403, anonymous visitors the login page."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "is_staff", False):
-            raise PermissionDenied("This page is for staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
 
 # ---------------------------------------------------------------------------------------------- worker
 

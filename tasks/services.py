@@ -297,7 +297,7 @@ class SubmitOutcome:
     """`answer` is None when the assignment had expired (its place was given back)."""
 
     answer: Answer | None
-    pool_completed_task: bool = False
+    answer_completed_task: bool = False
 
 
 def _refuse_if_not_active(assignment: Assignment, now: Any) -> bool:
@@ -357,7 +357,7 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
     # completion cancels active assignments (waiting for submits in flight) before releasing it.
     answer_credit(answer=answer, pool=pool)
     task_done = not is_golden and task.answers_count + 1 >= task.max_answers
-    return SubmitOutcome(answer=answer, pool_completed_task=task_done)
+    return SubmitOutcome(answer=answer, answer_completed_task=task_done)
 
 
 def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer:
@@ -369,7 +369,7 @@ def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer
             message="This assignment expired before it was submitted; the task went to someone else.",
             status_code=410,
         )
-    if outcome.pool_completed_task:
+    if outcome.answer_completed_task:
         enqueue_on_commit("pool_check_completion", outcome.answer.pool_id)
     return outcome.answer
 
