@@ -309,17 +309,27 @@ elif CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Reverse proxies in front of the server that append to X-Forwarded-For (README: production has one). The
-# client address is taken that many entries from the right; entries further left are the client's own
-# claims. 0 when clients connect directly.
-PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))
+# Reverse proxies in front of the server that append to X-Forwarded-For. The client address is taken that many
+# entries from the right; entries further left are the client's own claims. 0 (no header is trusted) unless the
+# operator says how many proxies there are: with none in front, any client could write its own address.
+PROXY_COUNT = parse_whole(os.environ.get("PROXY_COUNT", "0"), field="PROXY_COUNT", low=0, high=10)
 
-# Log-in lockout (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock
-# that pair out for LOGIN_LOCKOUT_MINUTES, on the log-in page, the admin and POST /api/v1/auth/token/ alike.
-# Per pair, so an attacker cannot lock a real user out from elsewhere.
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+# Log-in lockout (django-axes), on the log-in page, the admin and POST /api/v1/auth/token/ alike, for
+# LOGIN_LOCKOUT_MINUTES: LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out;
+# LOGIN_USERNAME_FAILURE_LIMIT from any addresses lock the username out, so rotating or forged addresses cannot
+# guess on (accounts.lockout says why the two limits differ).
+LOGIN_FAILURE_LIMIT = parse_whole(
+    os.environ.get("LOGIN_FAILURE_LIMIT", "5"), field="LOGIN_FAILURE_LIMIT", low=1, high=1000
+)
+LOGIN_USERNAME_FAILURE_LIMIT = parse_whole(
+    os.environ.get("LOGIN_USERNAME_FAILURE_LIMIT", "20"),
+    field="LOGIN_USERNAME_FAILURE_LIMIT",
+    low=1,
+    high=10000,
+)
+AXES_FAILURE_LIMIT = "accounts.lockout.failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "fairlabel.throttling.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"

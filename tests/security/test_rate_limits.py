@@ -89,6 +89,18 @@ def test_a_forged_forwarded_for_does_not_buy_more_anonymous_calls(low_limits):
     assert statuses == [200, 200, 429]
 
 
+def test_with_no_proxy_configured_rotating_forwarded_for_headers_reach_the_anonymous_limit(low_limits):
+    assert low_limits.PROXY_COUNT == 0
+    client = Client()
+    statuses = [
+        client.get(
+            "/api/v1/schema/", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
 def test_the_allowance_comes_back_in_the_next_window(low_limits, api, requester, monkeypatch):
     now = [1_000_000.0]
     monkeypatch.setattr(throttling.time, "time", lambda: now[0])

@@ -167,7 +167,8 @@ def test_a_form_with_its_csrf_token_goes_through():
 @pytest.fixture
 def axes_on(settings: Any) -> Any:
     settings.AXES_ENABLED = True
-    settings.AXES_FAILURE_LIMIT = 5
+    settings.LOGIN_FAILURE_LIMIT = 5
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 20
     return settings
 
 
@@ -215,6 +216,70 @@ def test_a_forged_forwarded_for_does_not_escape_a_lockout(axes_on):
         Client(), user.username, PASSWORD, ip="10.0.0.2", HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.7"
     )
     assert response.status_code == 429
+
+
+def test_no_forwarding_header_is_trusted_unless_the_operator_names_the_proxies(settings):
+    assert settings.PROXY_COUNT == 0  # the default, with no PROXY_COUNT in the environment
+
+
+@pytest.mark.django_db
+def test_with_no_proxy_configured_a_forged_forwarded_for_changes_nothing(axes_on, client):
+    """The probe's case: a locked-out username, the right password and `X-Forwarded-For: 1.2.3.4`."""
+    user = RequesterFactory.create()
+    _fail(Client(), user.username, 5)
+    forged = {"HTTP_X_FORWARDED_FOR": "1.2.3.4"}
+    assert _login(Client(), user.username, PASSWORD, **forged).status_code == 429
+    token = client.post(
+        "/api/v1/auth/token/",
+        {"username": user.username, "password": PASSWORD},
+        content_type="application/json",
+        REMOTE_ADDR="203.0.113.7",
+        **forged,
+    )
+    assert token.status_code == 429 and "token" not in token.json()
+    admin = Client().post(
+        "/admin/login/?next=/admin/",
+        {"username": user.username, "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.7",
+        **forged,
+    )
+    assert admin.status_code == 429
+
+
+@pytest.mark.django_db
+def test_wrong_token_attempts_with_a_new_forwarded_for_each_are_locked_out(axes_on, client):
+    user = RequesterFactory.create()
+    statuses = [
+        client.post(
+            "/api/v1/auth/token/",
+            {"username": user.username, "password": "wrong"},
+            content_type="application/json",
+            REMOTE_ADDR="203.0.113.7",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        ).status_code
+        for n in range(12)
+    ]
+    assert statuses[:4] == [400] * 4 and set(statuses[4:]) == {429}
+
+
+@pytest.mark.django_db
+def test_a_username_is_locked_out_whatever_the_addresses_the_guesses_come_from(axes_on):
+    user, neighbour = WorkerFactory.create_batch(2)
+    # Four wrong passwords from each of five addresses: no pair reaches its limit, the username does.
+    for n in range(5):
+        assert _fail(Client(), user.username, 4, ip=f"198.51.100.{n}")[-1] == (429 if n == 4 else 200)
+    # Now even the right password from an address never seen is refused; other users are not affected.
+    assert _login(Client(), user.username, PASSWORD, ip="192.0.2.99").status_code == 429
+    assert _login(Client(), neighbour.username, PASSWORD, ip="198.51.100.1").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_few_strangers_failures_do_not_lock_the_real_user_out(axes_on):
+    user = WorkerFactory.create()
+    _fail(Client(), user.username, 5, ip="198.51.100.66")  # that pair is locked out
+    assert _login(Client(), user.username, PASSWORD, ip="198.51.100.66").status_code == 429
+    # The user, from their own address, still logs in: 5 failures are far below the username's limit.
+    assert _login(Client(), user.username, PASSWORD, ip="203.0.113.7").status_code == 302
 
 
 @pytest.mark.django_db
