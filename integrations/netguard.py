@@ -32,10 +32,77 @@ class Target:
     address: IPAddress
 
 
+# IPv6 forms that carry an IPv4 address the packet ends up at (RFC 4291 mapped and compatible, RFC 6052 NAT64,
+# RFC 2765 SIIT, RFC 3056 6to4, RFC 4380 Teredo, RFC 5214 ISATAP). Such an address is judged by where it leads,
+# and by itself: a 6to4 address of 127.0.0.1 is a global IPv6 address that a 6to4 relay delivers to the loopback.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+SIIT = ipaddress.ip_network("::ffff:0:0:0/96")
+COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+# IANA's special-purpose ranges that are not globally reachable, named here as well as asked of Python's
+# ipaddress, whose answers for some of them changed between patch releases (192.0.0.0/24 before 3.11.10).
+NOT_GLOBAL = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128",
+        "::1/128",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+]
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address this IPv6 address embeds or translates to."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the relay (server) and the client it reaches
+    if address in NAT64 or address in SIIT or (address in COMPATIBLE and int(address) > 1):
+        found.append(low32)
+    if (int(address) >> 32) & 0xFDFFFFFF == 0x00005EFE:  # ISATAP interface id 0000:5efe or 0200:5efe
+        found.append(low32)
+    return found
+
+
 def refusal_reason(address: IPAddress) -> str | None:
     """Why a connection to this address is refused, or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in embedded_ipv4(address):
+            reason = refusal_reason(inner)
+            if reason is not None:
+                return f"an IPv6 form of {inner}, {reason}"
+        if address.ipv4_mapped is not None or address in NAT64:
+            return None  # it is (or is translated to) the IPv4 address judged above
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     for test, reason in (
@@ -45,11 +112,12 @@ def refusal_reason(address: IPAddress) -> str | None:
         (address.is_multicast, "a multicast address"),
         (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        (isinstance(address, ipaddress.IPv6Address) and address.is_site_local, "a site-local address"),
     ):
         if test:
             return reason
-    if not address.is_global:  # shared (100.64/10), documentation, benchmarking and other special ranges
-        return "not a public address"
+    if not address.is_global or any(address in network for network in NOT_GLOBAL):
+        return "not a public address"  # shared (100.64/10), documentation, benchmarking, other special ranges
     return None
 
 
