@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.money import money_str
+from fairlabel.spreadsheets import spreadsheet_safe
 from fairness.models import Decision, RequesterRating
 from fairness.selectors import care_status, rating_comments_for_requester, ratings_for_requesters
 from payouts.models import Entry, Withdrawal
@@ -48,7 +49,7 @@ def _csv(columns: list[str], rows: Iterable[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
     return out.getvalue()
 
 

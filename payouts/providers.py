@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from fairlabel.money import money_str
+from fairlabel.spreadsheets import spreadsheet_row, spreadsheet_safe
 from payouts.models import SimulatedBankTransfer
 
 
@@ -144,7 +145,7 @@ class BatchFileProvider:
             file.seek(0)
             text = file.read()
             for row in csv.reader(io.StringIO(text)):
-                if len(row) == len(BATCH_COLUMNS) and row[0] == request.idempotency_key:
+                if len(row) == len(BATCH_COLUMNS) and row[0] == spreadsheet_safe(request.idempotency_key):
                     return PayoutReceipt(reference=reference)
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
@@ -153,17 +154,19 @@ class BatchFileProvider:
             elif not text.endswith("\n"):
                 out.write("\n")  # a line cut short by a crash stays on its own and is ignored above
             writer.writerow(
-                [
-                    request.idempotency_key,
-                    request.withdrawal_id,
-                    request.payee_id,
-                    request.payee_username,
-                    request.payee_email,
-                    money_str(request.amount),
-                    request.currency,
-                    request.requested_at.astimezone(UTC).isoformat(),
-                    datetime.now(UTC).isoformat(),
-                ]
+                spreadsheet_row(
+                    [
+                        request.idempotency_key,
+                        request.withdrawal_id,
+                        request.payee_id,
+                        request.payee_username,
+                        request.payee_email,
+                        money_str(request.amount),
+                        request.currency,
+                        request.requested_at.astimezone(UTC).isoformat(),
+                        datetime.now(UTC).isoformat(),
+                    ]
+                )
             )
             file.write(out.getvalue())
             file.flush()

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from fairlabel.spreadsheets import spreadsheet_row
 from quality.aggregation import DEFAULT_METHOD, METHODS, aggregate, encode_answers, label_sort_key
 
 ANSWERS_HEADER = ("task", "worker", "label")
@@ -77,7 +78,7 @@ class Command(BaseCommand):
             for task, label, confidence in zip(
                 encoded.tasks, result.labels.tolist(), result.confidence.tolist(), strict=True
             ):
-                writer.writerow((task, encoded.labels[label], f"{confidence:.6f}"))
+                writer.writerow(spreadsheet_row((task, encoded.labels[label], f"{confidence:.6f}")))
 
 
 def read_rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
