@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "django_dramatiq",
@@ -75,6 +77,7 @@ MIDDLEWARE = [
     "fairlabel.uploads.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "fairlabel.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "fairlabel.middleware.ServiceErrorMiddleware",
     # Last, as django-axes asks: turns a locked-out log-in into its lockout response.
@@ -202,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Fairlabel API",
     "DESCRIPTION": "REST API v1 for requesters and workers.",
     "VERSION": "1.0.0",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Three "status" choice sets share a field name; named here so the schema (and check --deploy) is clean.
@@ -299,6 +303,34 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # The CSRF token reaches htmx through the page (hx-headers), so no script needs to read the cookie.
 CSRF_COOKIE_HTTPONLY = True
+
+
+def _image_hosts(raw: str) -> list[str]:
+    hosts = [h.strip().lower() for h in raw.split(",") if h.strip()]
+    for host in hosts:
+        if not re.fullmatch(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", host):
+            raise ImproperlyConfigured(f"TASK_IMAGE_HOSTS: {host!r} is not a host name (or *.name)")
+    return hosts
+
+
+# Hosts whose images workers' browsers may load in tasks (tasks.content); every other image is not loaded.
+TASK_IMAGE_HOSTS = _image_hosts(os.environ.get("TASK_IMAGE_HOSTS", ""))
+# Only the platform's own scripts and style sheets run: no inline script or style, no other origin. Images also
+# from data: URLs and TASK_IMAGE_HOSTS (added per response by the middleware, so the two lists stay one).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Rate-limit counters must be shared by every web process, so production points CACHE_URL at Redis.
 CACHE_URL = os.environ.get("CACHE_URL", "")

@@ -1,20 +1,28 @@
-"""Colours for a confusion matrix drawn as an HTML table: pure functions, no database."""
+"""Colours for a confusion matrix drawn as an HTML table: pure functions, no database.
+
+Each cell gets CSS classes rather than an inline colour, so the page needs no inline styles (its Content-Security-
+Policy allows only the platform's own style sheets): a hue (agreement or confusion) and one of eleven tint steps.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Agreement (the diagonal) in the platform's green, confusion in its red: a glance shows where a worker goes wrong.
-_DIAGONAL = (19, 122, 62)
-_OFF_DIAGONAL = (180, 35, 24)
+# Agreement (the diagonal) in the platform's green, confusion in its red (static/quality/quality.css): a glance
+# shows where a worker goes wrong. Tints in tenths: finer steps are not told apart on a screen.
+TINT_STEPS = 10
 
 
 @dataclass(frozen=True)
 class HeatCell:
     value: float  # p(given label | true label)
-    background: str
-    foreground: str
+    hue: str  # "agree" on the diagonal, "confuse" elsewhere
+    step: int  # 0 (a faint tint, so the grid stays readable) .. TINT_STEPS (solid)
+
+    @property
+    def css_class(self) -> str:
+        return f"heat-{self.hue} heat-{self.step}"
 
     @property
     def percent(self) -> str:
@@ -29,13 +37,7 @@ class HeatRow:
 
 def heat_cell(*, value: float, diagonal: bool) -> HeatCell:
     share = min(1.0, max(0.0, value))
-    alpha = 0.06 + 0.94 * share  # a faint tint even at 0, so the grid stays readable
-    red, green, blue = _DIAGONAL if diagonal else _OFF_DIAGONAL
-    return HeatCell(
-        value=share,
-        background=f"rgba({red}, {green}, {blue}, {alpha:.2f})",
-        foreground="#fff" if alpha > 0.55 else "#1d2430",
-    )
+    return HeatCell(value=share, hue="agree" if diagonal else "confuse", step=round(share * TINT_STEPS))
 
 
 def heat_rows(*, labels: Sequence[str], matrix: Sequence[Sequence[float]]) -> list[HeatRow]:

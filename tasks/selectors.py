@@ -9,7 +9,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import nh3
 from django.db import connection
 from django.db.models import CharField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Cast
@@ -22,6 +21,7 @@ from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from fairness.selectors import PoolFairness, fairness_for_pools, pool_fair_for_worker_sql
 from quality.selectors import pool_unrestricted_sql, results_for_pool
+from tasks.content import image_field_blocked, image_field_source, task_html_clean
 from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
 
@@ -153,6 +153,8 @@ class TaskField:
     name: str
     text: str
     html: str | None  # sanitised markup, only for pools that opted in to HTML
+    image: str | None  # the field is an image the worker's browser may load: its src
+    image_blocked: bool  # the field names an image on a host the platform does not load from
 
 
 def task_fields_for_worker(*, assignment: Assignment) -> list[TaskField]:
@@ -160,8 +162,16 @@ def task_fields_for_worker(*, assignment: Assignment) -> list[TaskField]:
     fields = []
     for name, value in assignment.task.data.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        html = nh3.clean(text) if assignment.pool.allow_html else None
-        fields.append(TaskField(name=str(name).replace("_", " "), text=text, html=html))
+        html = task_html_clean(text) if assignment.pool.allow_html else None
+        fields.append(
+            TaskField(
+                name=str(name).replace("_", " "),
+                text=text,
+                html=html,
+                image=image_field_source(value),
+                image_blocked=image_field_blocked(value),
+            )
+        )
     return fields
 
 

@@ -42,7 +42,11 @@ class PoolCreateSerializer(serializers.Serializer):
     acceptance = serializers.ChoiceField(choices=Acceptance.values, default=Acceptance.INSTANT)
     review_hours = WholeNumberField(column=_pool("review_hours"), min_value=1, max_value=72, default=24)
     content_warning = serializers.ChoiceField(choices=ContentWarning.values, allow_null=True, default=None)
-    allow_html = serializers.BooleanField(default=False)
+    allow_html = serializers.BooleanField(
+        default=False,
+        help_text="Show task fields as sanitised HTML. Images in it load only from the hosts the platform's "
+        "operator allows (and data: images); others are removed.",
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         from quality.services import pool_quality_settings_problem

@@ -1,8 +1,7 @@
-"""Template helpers for fair work: image fields in tasks, human durations, the pool page's floor notice."""
+"""Template helpers for fair work: human durations, the pool page's floor notice."""
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -13,14 +12,6 @@ from fairness.selectors import pool_fairness
 from tasks.models import Pool
 
 register = template.Library()
-
-_IMAGE_URL = re.compile(r"^https?://[^\s\"'<>]+\.(?:jpe?g|png|gif|webp)(?:\?[^\s\"'<>]*)?$", re.IGNORECASE)
-
-
-@register.filter
-def is_image_url(value: object) -> bool:
-    """An http(s) URL ending in .jpg/.jpeg/.png/.gif/.webp (a query string allowed): shown as an image."""
-    return isinstance(value, str) and bool(_IMAGE_URL.match(value.strip()))
 
 
 @register.filter

@@ -44,13 +44,42 @@ def browser() -> Iterator[Any]:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Every page of every browser test reports what its Content-Security-Policy blocked; a test that saw anything
+# blocked fails, so each journey also proves the pages work with no inline script or style and no other origin.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} ` +
+    `at ${event.sourceFile || event.documentURI}:${event.lineNumber} (${event.sample})`);
+});
+"""
+
+
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser, live_server):
+    """Opens pages in fresh browser contexts (one person each) on the live server; fails the test if the
+    Content-Security-Policy blocked anything on any of them."""
+    contexts: list[Any] = []
+    violations: list[str] = []
+
+    def open_page(**options: Any) -> Any:
+        options.setdefault("viewport", {"width": 1280, "height": 860})
+        context = browser.new_context(base_url=live_server.url, **options)
+        context.set_default_timeout(15_000)
+        context.expose_function("reportCspViolation", lambda report: violations.append(report))
+        context.add_init_script(REPORT_VIOLATIONS)
+        contexts.append(context)
+        return context.new_page()
+
+    open_page.violations = violations
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert violations == [], "the Content-Security-Policy blocked something"
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.fixture(scope="session")

@@ -91,12 +91,12 @@ def test_dashboard_progress_moves_while_workers_answer(page, shots):
     try:
         # htmx refreshes the rows every 5 s: the bar moves without a reload.
         page.wait_for_function(
-            f"Number(document.querySelector('#pool-{pool.pk} [role=progressbar]').getAttribute('aria-valuenow')) > 0",
+            f"() => Number(document.querySelector('#pool-{pool.pk} [role=progressbar]').getAttribute('aria-valuenow')) > 0",
             timeout=20_000,
         )
         first = progress_of(page, pool.pk)
         page.wait_for_function(
-            f"Number(document.querySelector('#pool-{pool.pk} [role=progressbar]').getAttribute('aria-valuenow')) > {first}",
+            f"() => Number(document.querySelector('#pool-{pool.pk} [role=progressbar]').getAttribute('aria-valuenow')) > {first}",
             timeout=20_000,
         )
         assert progress_of(page, pool.pk) > first
@@ -110,16 +110,18 @@ def test_dashboard_progress_moves_while_workers_answer(page, shots):
         )
         page.select_option("#pool-status", "")
         page.fill("#pool-search", "market")
-        page.wait_for_function("document.querySelectorAll('#pool-rows tr').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('#pool-rows tr').length === 1")
         page.fill(f"#pool-{pool.pk} input.priority", "80")
         page.press(f"#pool-{pool.pk} input.priority", "Tab")
-        page.wait_for_function(f"document.querySelector('#pool-{pool.pk} input.priority').value === '80'")
+        page.wait_for_function(
+            f"() => document.querySelector('#pool-{pool.pk} input.priority').value === '80'"
+        )
         time.sleep(0.5)
 
         page.goto(f"/pools/{pool.pk}/")
         before = int(page.get_attribute("#pool-progress-bar", "aria-valuenow"))
         page.wait_for_function(
-            f"Number(document.querySelector('#pool-progress-bar').getAttribute('aria-valuenow')) > {before}",
+            f"() => Number(document.querySelector('#pool-progress-bar').getAttribute('aria-valuenow')) > {before}",
             timeout=20_000,
         )
     finally:

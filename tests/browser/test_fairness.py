@@ -63,15 +63,13 @@ def _answered_and_rejected(worker, pool):
     return given
 
 
-def test_worker_appeals_a_rejection_and_staff_uphold_it_and_the_money_comes_back(browser, live_server, shots):
+def test_worker_appeals_a_rejection_and_staff_uphold_it_and_the_money_comes_back(new_page, shots):
     pool = _review_pool()
     worker = WorkerFactory(username="ada")
     staff = StaffFactory(username="sam")
     given = _answered_and_rejected(worker, pool)
 
-    worker_page = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
-    ).new_page()
+    worker_page = new_page(viewport={"width": 1280, "height": 900})
     login(worker_page, worker.username, PASSWORD)
     worker_page.goto("/decisions/")
     worker_page.wait_for_selector(".decision")
@@ -83,9 +81,7 @@ def test_worker_appeals_a_rejection_and_staff_uphold_it_and_the_money_comes_back
     worker_page.wait_for_selector("text=waiting for a decision")
     worker_page.screenshot(path=shots / "fairness-2-appealed.png", full_page=True)
 
-    staff_page = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
-    ).new_page()
+    staff_page = new_page(viewport={"width": 1280, "height": 900})
     login(staff_page, staff.username, PASSWORD)
     staff_page.goto("/staff/fairness/appeals/")
     staff_page.wait_for_selector(".appeal-row")
@@ -150,6 +146,7 @@ def test_feed_and_annotator_with_care_and_the_pay_floor(page, shots, settings):
         labels=["Allowed", "Remove"],
         content_warning="violence",
     )
+    settings.TASK_IMAGE_HOSTS = ["images.example.org"]  # the operator allows the team's image host
     # The browser gets the image from the test itself, so nothing leaves the machine.
     page.route("**/reported.png", lambda route: route.fulfill(body=_png(), content_type="image/png"))
     for _ in range(3):
@@ -185,7 +182,7 @@ def test_feed_and_annotator_with_care_and_the_pay_floor(page, shots, settings):
     assert "blur" in blur
     page.screenshot(path=shots / "fairness-8-blurred.png", full_page=True)
     page.click(".reveal")
-    page.wait_for_function("getComputedStyle(document.querySelector('.reveal img')).filter === 'none'")
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.reveal img')).filter === 'none'")
     page.screenshot(path=shots / "fairness-9-revealed.png", full_page=True)
 
 

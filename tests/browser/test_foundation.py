@@ -35,7 +35,7 @@ def test_worker_labels_with_the_keyboard_and_sees_the_balance_grow(page, shots):
     assert page.inner_text("#balance").startswith("0.05")
     assert page.inner_text(".task-data") != first_task
     page.keyboard.press("1")
-    page.wait_for_function("document.querySelector('#balance').innerText.startsWith('0.10')")
+    page.wait_for_function("() => document.querySelector('#balance').innerText.startsWith('0.10')")
     page.keyboard.press("s")
     page.wait_for_selector("text=No more tasks for you right now")
     page.screenshot(path=shots / "foundation-3-done.png", full_page=True)

@@ -29,12 +29,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NEW_PASSWORD = "Quiet-harbour-2719"
 
 
-def _new_page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
 def _signup(page, shots, *, username: str, role: str, shot: str) -> None:
     page.goto("/signup/")
     page.fill("#id_username", username)
@@ -176,7 +170,7 @@ def test_b_a_requester_signs_up_creates_a_pool_watches_it_fill_and_downloads_res
     assert {"Stop", "Yield"} <= {value for row in results for value in row.values()}
 
 
-def test_c_staff_restrict_a_worker_who_appeals_and_staff_uphold_it(browser, live_server, shots):
+def test_c_staff_restrict_a_worker_who_appeals_and_staff_uphold_it(new_page, shots):
     pool = PoolFactory(name="Bird photos", reward=Decimal("0.05"), labels=["Bird", "No bird"], overlap=1)
     TaskFactory.create_batch(6, pool=pool)
     fund(pool.requester, "10")
@@ -187,7 +181,7 @@ def test_c_staff_restrict_a_worker_who_appeals_and_staff_uphold_it(browser, live
         assignment = assignment_next(worker=worker, pool_id=pool.pk)
         assignment_submit(worker=worker, assignment_id=assignment.pk, label="Bird")
 
-    staff_page = _new_page(browser, live_server)
+    staff_page = new_page(viewport={"width": 1280, "height": 900})
     login(staff_page, staff.username, PASSWORD)
     staff_page.goto("/staff/quality/")
     staff_page.wait_for_selector(f"a[href='/staff/quality/workers/{worker.pk}/']")
@@ -205,7 +199,7 @@ def test_c_staff_restrict_a_worker_who_appeals_and_staff_uphold_it(browser, live
     assert restriction.lifted_at is None
     assert assignment_next(worker=worker, pool_id=pool.pk) is None
 
-    worker_page = _new_page(browser, live_server)
+    worker_page = new_page(viewport={"width": 1280, "height": 900})
     login(worker_page, worker.username, PASSWORD)
     worker_page.goto("/quality/")
     assert reason in worker_page.inner_text(f"#restriction-{restriction.pk}")

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_worker_restricted_for_missing_golden_items_reads_the_reason_and_staff_lift_it(
-    browser, page, shots
+    new_page, page, shots
 ):
     pool = PoolFactory(
         name="Marketplace listings",
@@ -71,9 +71,7 @@ def test_a_worker_restricted_for_missing_golden_items_reads_the_reason_and_staff
             answer(helper, task, "OK")
     pool_aggregate(pool=pool)
     staff = StaffFactory(username="sam")
-    staff_page = browser.new_page(
-        base_url=page.url.split("/quality")[0], viewport={"width": 1280, "height": 900}
-    )
+    staff_page = new_page(viewport={"width": 1280, "height": 900})
     login(staff_page, staff.username, PASSWORD)
     staff_page.goto("/staff/quality/")
     assert "dana" in staff_page.locator("#workers").inner_text()

@@ -41,7 +41,8 @@ def test_feed_shows_pay_colour_rating_acceptance_and_warning():
     assert 'class="pay-good">≈ 18.00 USD/h' in page and "paid at once" in page and "not rated yet" in page
 
 
-def test_annotator_blurs_images_in_warned_pools_only():
+def test_annotator_blurs_images_in_warned_pools_only(settings):
+    settings.TASK_IMAGE_HOSTS = ["example.org"]
     plain = PoolFactory(labels=["OK", "Bad"])
     TaskFactory(pool=plain, data={"photo": "https://example.org/cat.jpg", "note": "http://x/y.txt"})
     warned = PoolFactory(labels=["OK", "Bad"], content_warning="hate")

@@ -114,9 +114,9 @@ def test_heat_map_colours_agreement_green_and_confusion_red():
     rows = heat_rows(labels=["OK", "Bad"], matrix=[[0.9, 0.1], [0.4, 0.6]])
     assert [row.label for row in rows] == ["OK", "Bad"]
     assert [cell.percent for cell in rows[0].cells] == ["90%", "10%"]
-    assert rows[0].cells[0].background.startswith("rgba(19, 122, 62")  # diagonal: green
-    assert rows[1].cells[0].background.startswith("rgba(180, 35, 24")  # off the diagonal: red
-    assert rows[0].cells[0].foreground == "#fff" and rows[0].cells[1].foreground != "#fff"
+    assert rows[0].cells[0].css_class == "heat-agree heat-9"  # diagonal: green, nearly solid
+    assert rows[1].cells[0].css_class == "heat-confuse heat-4"  # off the diagonal: red
+    assert heat_cell(value=0.0, diagonal=False).step == 0
     assert heat_cell(value=1.7, diagonal=True).value == 1.0
     with pytest.raises(ValueError):
         heat_rows(labels=["OK", "Bad"], matrix=[[1.0]])

@@ -147,7 +147,7 @@ def test_pool_page_shows_charts_golden_accuracy_and_lowest_confidence_first(requ
                 label = "OK" if worker is not workers[2] or assignment.task_id % 2 else "Spam"
             services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
     html = browser_for(requester).get(f"/pools/{pool.pk}/").content.decode()
-    assert html.count("<svg") == 4
+    assert html.count('<svg class="chart"') == 4
     assert "check this golden answer" in html
     preview = html[html.index("Results preview") : html.index("Golden items")]
     confidences = [float(c) for c in __import__("re").findall(r'class="num">(\d\.\d\d)</td>', preview)]
