@@ -1,4 +1,5 @@
-# Two commands for a newcomer: `make run` (the whole platform on SQLite, jobs in-process) and `make test`.
+# Two commands for a newcomer: `make run` (the whole platform on an embedded PostgreSQL, jobs in-process) and
+# `make test`. Neither needs a database server installed: without DATABASE_URL both start one from a wheel.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,6 @@ WORKER_THREADS ?= 4
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fairlabel
 
 .PHONY: install run serve worker test lint typecheck browser check-postgres \
 	bench-assignment bench-settlement bench-aggregation bench-io lock
@@ -31,10 +31,15 @@ lock:
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 
-run: install
-	@DEBUG=1 $(BIN)/python manage.py migrate --noinput -v0
-	@DEBUG=1 $(BIN)/python manage.py load_demo
-	@DEBUG=1 $(BIN)/python manage.py runplatform 127.0.0.1:$(PORT)
+# var/development.env makes this checkout a development platform for every `python3 manage.py ...` (see settings).
+var/development.env:
+	@mkdir -p var
+	@printf 'DEBUG=1\nSECRET_KEY=dev-only-%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" > $@
+
+run: install var/development.env
+	@$(BIN)/python manage.py migrate --noinput -v0
+	@$(BIN)/python manage.py load_demo
+	@$(BIN)/python manage.py runplatform 127.0.0.1:$(PORT)
 
 serve: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
@@ -47,7 +52,7 @@ worker: install
 	$(BIN)/python manage.py rundramatiq --processes $(WORKER_PROCESSES) --threads $(WORKER_THREADS)
 
 check-postgres: install
-	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python .ci/check_postgres.py
+	@$(BIN)/python .ci/check_postgres.py
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -66,7 +71,7 @@ typecheck: install
 	FAIRLABEL_TESTING=1 $(BIN)/mypy .
 
 test: install browser check-postgres lint typecheck
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest
+	$(BIN)/python -m pytest
 
 bench-assignment: install check-postgres
 	$(BIN)/python bench/assignment.py

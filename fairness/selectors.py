@@ -55,8 +55,7 @@ def pool_fair_for_worker_sql(*, now: datetime) -> tuple[str, dict[str, Any]]:
     the worker has not opted into; and every warned pool once the worker has had their daily cap of warned tasks
     today. Each condition is an uncorrelated or per-pool indexed subquery: no cost grows with a pool's answers.
     SQL rather than a queryset because it is part of every claim's one pool query, where building the
-    queryset cost ten times what PostgreSQL spent running it (docs/benchmarks.md, "Assignment"); it is
-    written to run on SQLite too.
+    queryset cost ten times what PostgreSQL spent running it (docs/benchmarks.md, "Assignment").
     """
     sql = """
         NOT EXISTS (SELECT 1 FROM fairness_decision d

@@ -85,30 +85,23 @@ class _ProgressWriter:
     """Writes a running import's progress through its own autocommit connection, so others see it at once.
 
     The import's transaction stays open until the last row; anything it wrote itself would stay invisible
-    until then. On SQLite the import holds the only write lock, so progress shows when the job ends.
+    until then.
     """
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
-        self._connection = (
-            connections.create_connection("default") if connection.vendor == "postgresql" else None
-        )
+        self._connection = connections.create_connection("default")
         self._table = ImportJob._meta.db_table
 
     def update(self, sql_set: str, params: list[Any]) -> None:
-        if self._connection is None:
-            return
         with self._connection.cursor() as cursor:
             cursor.execute(f"UPDATE {self._table} SET {sql_set} WHERE id = %s", [*params, self.job_id])
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
+        self._connection.close()
 
 
 def _acquire_job_lock(job_id: int) -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite (make run): one writer at a time anyway
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [IMPORT_LOCK_SPACE, job_id])
         return bool(cursor.fetchone()[0])
@@ -116,8 +109,6 @@ def _acquire_job_lock(job_id: int) -> bool:
 
 def import_job_is_running_somewhere(*, job_id: int) -> bool:
     """Does a live transaction hold this job's import lock? (A killed worker's lock went with its connection.)"""
-    if connection.vendor != "postgresql":
-        return False
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s",
@@ -163,7 +154,6 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 bytes_read=job.file_size,
                 finished_at=timezone.now(),
                 started_at=F("started_at") if job.started_at else timezone.now(),
-                attempts=F("attempts") + (0 if connection.vendor == "postgresql" else 1),
             )
             _emit_import_finished(job_id=job_id)
     except ServiceError as exc:

@@ -88,7 +88,7 @@ def pool_reservations(*, pool_ids: list[int]) -> dict[int, PoolReservation]:
 def balance_for_user(*, user: User) -> Balance:
     """Requester: available and what their pools hold. Worker: available and pending (not yet available)."""
     # SQL and a sum made here: every submit's response shows the balance, and the ORM's grouped query cost
-    # five times what PostgreSQL spent on it. Summed in Decimal because SQLite would add floats.
+    # five times what PostgreSQL spent on it.
     totals: dict[str, Decimal] = defaultdict(Decimal)
     with prepared_cursor() as cursor:
         cursor.execute(f"SELECT {_KIND_BALANCE} FROM payouts_account a WHERE a.user_id = %s", [user.pk])

@@ -20,7 +20,6 @@ the task's place, so another worker can answer it and be paid from the same rese
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -39,7 +38,7 @@ from fairlabel.errors import ServiceError
 from fairlabel.jobs import enqueue
 from fairlabel.money import fee_for, money_str, quantize
 from fairlabel.sql import prepared_cursor
-from payouts.checks import LedgerReport, ledger_report
+from payouts.ledger_invariants import LedgerReport, ledger_report
 from payouts.models import (
     NEGATIVE_ALLOWED,
     OPEN_WITHDRAWAL_STATUSES,
@@ -264,27 +263,7 @@ def ledger_post(
         raise ValueError("a transaction needs at least one non-zero amount")
     memo = memo[:255]
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            return _post_in_one_statement(kind, legs_by_account, accounts, memo, pool, idempotency_key)
-        if idempotency_key is not None:
-            existing = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        txn = LedgerTransaction.objects.create(
-            kind=kind, memo=memo, pool=pool, idempotency_key=idempotency_key
-        )
-        Entry.objects.bulk_create(
-            [Entry(transaction=txn, account_id=pk, amount=amount) for pk, amount in legs_by_account.items()]
-        )
-        # SQLite (`make run`): it would add decimals as floats in SQL, so the sum is made here in Decimal.
-        # Its write transactions are serialised (IMMEDIATE), so reading then writing cannot interleave.
-        balances = dict(Account.objects.filter(pk__in=list(legs_by_account)).values_list("pk", "balance"))
-        for pk, amount in legs_by_account.items():
-            new_balance = quantize(balances[pk] + amount)
-            if new_balance < 0 and not accounts[pk].may_go_negative:
-                raise _insufficient(accounts[pk], amount)
-            Account.objects.filter(pk=pk).update(balance=new_balance)
-        return txn
+        return _post_in_one_statement(kind, legs_by_account, accounts, memo, pool, idempotency_key)
 
 
 def _post_in_one_statement(
@@ -615,29 +594,15 @@ def retry_delay(*, attempts: int) -> float:
 
 # A namespace for pg_advisory_lock(int, int), so our locks never collide with another feature's.
 _PAYOUT_LOCK_SPACE = 0x5041  # "PA"
-_local_payout_locks: set[int] = set()
-_local_payout_guard = threading.Lock()
 
 
 @contextmanager
 def _payout_lock(withdrawal_id: int) -> Iterator[bool]:
     """Only one process talks to the provider about a withdrawal at a time.
 
-    On PostgreSQL a session advisory lock: if the process holding it dies (SIGKILL), the server drops its
-    connection and the lock with it, so a retry can start at once. Elsewhere (SQLite, one process) a lock
-    within this process.
+    A session advisory lock: if the process holding it dies (SIGKILL), the server drops its connection and the
+    lock with it, so a retry can start at once.
     """
-    if connection.vendor != "postgresql":
-        with _local_payout_guard:
-            acquired = withdrawal_id not in _local_payout_locks
-            _local_payout_locks.add(withdrawal_id)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                with _local_payout_guard:
-                    _local_payout_locks.discard(withdrawal_id)
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_PAYOUT_LOCK_SPACE, withdrawal_id])
         acquired = bool(cursor.fetchone()[0])

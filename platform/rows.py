@@ -3,8 +3,8 @@
 The assignment feed's hot path reads its rows with SQL (one statement where the ORM would need several, or a
 statement the ORM cannot express) but hands model instances on to the rest of the code. Django's
 `RawQuerySet` does this for one model per row; these helpers do it for a slice of a row, so one joined row can
-become an assignment, its task and its pool. The converters (JSON text to objects, SQLite's text to datetimes
-and decimals, ...) are the ones the ORM's compiler would apply, looked up once per model and column list.
+become an assignment, its task and its pool. The converters (JSON text to objects, numeric to
+quantized decimals, ...) are the ones the ORM's compiler would apply, looked up once per model and column list.
 """
 
 from __future__ import annotations

@@ -24,6 +24,23 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _load_development_env(path: Path) -> None:
+    """`make run` writes var/development.env (DEBUG=1 and a key kept across restarts), so every command in a
+    second terminal (`python3 manage.py deposit ...`) runs against the same development platform with nothing
+    to export. Variables already set win. A production host has no such file, so it still refuses to start
+    without SECRET_KEY."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        name, equals, value = line.partition("=")
+        if equals and not line.lstrip().startswith("#"):
+            os.environ.setdefault(name.strip(), value.strip())
+
+
+DEVELOPMENT_ENV = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")) / "development.env"
+if not _env_bool("FAIRLABEL_TESTING", False):
+    _load_development_env(DEVELOPMENT_ENV)
+
 DEBUG = _env_bool("DEBUG", False)
 TESTING = _env_bool("FAIRLABEL_TESTING", False)
 
@@ -106,30 +123,27 @@ TEMPLATES = [
 
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # The feed's own statements ask to be prepared (fairlabel.sql); Django's queries never are. Off for a
-        # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
-        options = DATABASES["default"].setdefault("OPTIONS", {})
-        options["prepare_threshold"] = 5 if _env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
-        # No JIT: the dashboard's grouped reads and the exports over a big pool took 0.1-0.3 s to run and 1-2 s
-        # more to JIT-compile (a pool of 1,000,000 tasks and 3,000,000 answers); the claims never gain from it.
-        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "fairlabel.sqlite3"),
-            # Writers queue on one lock instead of failing with "database is locked".
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL;",
-            },
-        }
-    }
+if not DATABASE_URL:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set. Production needs its PostgreSQL server: "
+            "export DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/NAME"
+        )
+    from fairlabel.embedded_postgres import embedded_postgres_url
+
+    DATABASE_URL = embedded_postgres_url(data_dir=VAR_DIR / "postgres", database="fairlabel")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name a PostgreSQL database (postgres://…): the only engine we run"
+    )
+# The feed's own statements ask to be prepared (fairlabel.sql); Django's queries never are. Off for a
+# pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["prepare_threshold"] = 5 if _env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
+# No JIT: the dashboard's grouped reads and the exports over a big pool took 0.1-0.3 s to run and 1-2 s
+# more to JIT-compile (a pool of 1,000,000 tasks and 3,000,000 answers); the claims never gain from it.
+_db_options["options"] = f"{_db_options.get('options', '')} -c jit=off".strip()
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

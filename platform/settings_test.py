@@ -1,14 +1,29 @@
-"""Settings for the test suite: the real settings on PostgreSQL, with fast password hashing."""
+"""Settings for the test suite: the real settings on PostgreSQL, with fast password hashing.
+
+The server: DATABASE_URL's if set, else the machine's on 127.0.0.1:5432 if one answers, else the embedded one
+under var/ (fairlabel.embedded_postgres), so the suite runs on a machine with no PostgreSQL installed.
+"""
 
 import os
+import socket
 from pathlib import Path
 
+
+def _local_server_answers() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 os.environ.setdefault("FAIRLABEL_TESTING", "1")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel")
+if not os.environ.get("DATABASE_URL") and _local_server_answers():
+    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/fairlabel"
 os.environ.setdefault("DRAMATIQ_BROKER_URL", "")
 
-from fairlabel import settings as _base
-from fairlabel.settings import *  # noqa: F403
+from fairlabel import settings as _base  # noqa: E402
+from fairlabel.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The test client and the browser tests' live server speak plain HTTP.

@@ -1,6 +1,6 @@
 """A cursor for the hand-written statements of the assignment feed's hot path (claim, submit, their reads).
 
-On PostgreSQL it binds parameters on the server and prepares each statement on first use (psycopg's
+It binds parameters on the server and prepares each statement on first use (psycopg's
 `prepare=True`), so the connection parses and plans it once instead of on every request. Measured on the
 next + submit cycle (docs/benchmarks.md, "Assignment"): PostgreSQL's CPU per cycle fell by about 40%, and the
 server-side binding's parameters, dumped in C, cost less Python than Django's default client-side binding.
@@ -9,7 +9,6 @@ ORM's queries were written and tested against.
 
 Errors are Django's (an IntegrityError is `django.db.IntegrityError`), a broken transaction is refused as
 Django's own cursor refuses it, and statements are recorded where Django records queries (DEBUG, tests).
-Elsewhere (SQLite for `make run`) this is Django's own cursor.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from django.db import connection
 
 
@@ -46,12 +46,6 @@ class PreparedCursor:
 @contextmanager
 def prepared_cursor() -> Iterator[Any]:
     """A cursor on Django's connection (and in its transaction, if one is open)."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
-        return
-    import psycopg
-
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = psycopg.Cursor(connection.connection)

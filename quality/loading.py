@@ -1,13 +1,12 @@
 """Moving a pool's answers and results between the database and numpy arrays, fast.
 
-PostgreSQL: binary COPY in both directions, parsed and built by numpy with fixed-width row layouts, so a
-million answers never become a million Python objects. Other databases (SQLite for `make run`): the ORM,
-which is fine at demo sizes.
+Binary COPY in both directions, parsed and built by numpy with fixed-width row layouts, so a million answers
+never become a million Python objects (docs/benchmarks.md, "Aggregation": the read of a pool of 1,000,000
+tasks is part of a run measured in seconds, where Python objects per answer would take minutes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,10 +68,7 @@ class RawAnswers:
 def pool_raw_answers(*, pool: Pool) -> RawAnswers:
     """Every answer of the pool that counts (rejected ones do not), and the golden tasks' true labels."""
     labels = list(pool.labels)
-    if connection.vendor == "postgresql":
-        task_id, worker_id, label = _answers_by_copy(pool_id=pool.pk, labels=labels)
-    else:
-        task_id, worker_id, label = _answers_by_orm(pool=pool, labels=labels)
+    task_id, worker_id, label = _answers_by_copy(pool_id=pool.pk, labels=labels)
     position = {name: i for i, name in enumerate(labels)}
     gold = [
         (task, position[golden])
@@ -126,27 +122,6 @@ def _parse_copy(data: bytes, row: np.dtype[Any], *, fields: int) -> np.ndarray:
     return rows
 
 
-def _answers_by_orm(*, pool: Pool, labels: list[str]) -> tuple[IntArray, IntArray, IntArray]:
-    position = {name: i for i, name in enumerate(labels)}
-    rows = (
-        Answer.objects.filter(pool=pool, label__in=labels)
-        .exclude(status=AnswerStatus.REJECTED)
-        .values_list("task_id", "worker_id", "label")
-    )
-    task: list[int] = []
-    worker: list[int] = []
-    label: list[int] = []
-    for t, w, name in rows.iterator(chunk_size=10_000):
-        task.append(t)
-        worker.append(w)
-        label.append(position[name])
-    return (
-        np.array(task, dtype=np.int64),
-        np.array(worker, dtype=np.int64),
-        np.array(label, dtype=np.int64),
-    )
-
-
 def results_write(
     *,
     pool: Pool,
@@ -161,29 +136,18 @@ def results_write(
     """Make the pool's stored results these rows, in the caller's transaction.
 
     `as_of` is when the run read the answers: a row a submit wrote after that (an estimate between runs)
-    knows more than this run does, so it is left alone on PostgreSQL.
+    knows more than this run does, so it is left alone.
     """
-    if connection.vendor == "postgresql":
-        _results_by_copy(
-            pool=pool,
-            method=method,
-            task_id=task_id,
-            label=label,
-            confidence=confidence,
-            answers=answers,
-            now=now,
-            as_of=as_of,
-        )
-    else:
-        _results_by_orm(
-            pool=pool,
-            method=method,
-            task_id=task_id,
-            label=label,
-            confidence=confidence,
-            answers=answers,
-            now=now,
-        )
+    _results_by_copy(
+        pool=pool,
+        method=method,
+        task_id=task_id,
+        label=label,
+        confidence=confidence,
+        answers=answers,
+        now=now,
+        as_of=as_of,
+    )
 
 
 def _results_by_copy(
@@ -261,34 +225,3 @@ def _results_by_copy(
             params,
         )
         cursor.execute("SET LOCAL enable_nestloop = on")
-
-
-def _results_by_orm(
-    *,
-    pool: Pool,
-    method: str,
-    task_id: IntArray,
-    label: IntArray,
-    confidence: FloatArray,
-    answers: IntArray,
-    now: datetime,
-) -> None:
-    from quality.models import TaskResult
-
-    labels: Sequence[str] = pool.labels
-    objects = [
-        TaskResult(
-            task_id=t, pool=pool, method=method, label=labels[g], confidence=c, answers=n, updated_at=now
-        )
-        for t, g, c, n in zip(
-            task_id.tolist(), label.tolist(), confidence.tolist(), answers.tolist(), strict=True
-        )
-    ]
-    TaskResult.objects.bulk_create(
-        objects,
-        batch_size=500,
-        update_conflicts=True,
-        unique_fields=["task"],
-        update_fields=["pool", "method", "label", "confidence", "answers", "updated_at"],
-    )
-    TaskResult.objects.filter(pool=pool, updated_at__lt=now).delete()

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Aggregate, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast
 
 from accounts.models import Role, User
@@ -408,21 +407,16 @@ def _fill_details(rows: list[WorkerRow], *, pool: Pool | None) -> None:
         by_id[restriction.worker_id].restrictions.append(restriction)
 
 
+class _Median(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
 def _median_ms_by_worker(answers: QuerySet[Answer]) -> dict[int, float]:
-    """Median answer duration per worker, computed by the database where it can."""
-    if connection.vendor == "postgresql":
-        sql, params = answers.values("worker_id", "duration_ms").query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT worker_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) "
-                f"FROM ({sql}) AS a GROUP BY worker_id",
-                params,
-            )
-            return {worker_id: float(median) for worker_id, median in cursor.fetchall()}
-    durations: dict[int, list[int]] = {}
-    for worker_id, duration in answers.values_list("worker_id", "duration_ms").iterator(chunk_size=5000):
-        durations.setdefault(worker_id, []).append(duration)
-    return {worker_id: float(np.median(values)) for worker_id, values in durations.items()}
+    """Median answer duration per worker, computed by the database."""
+    rows = answers.order_by().values("worker_id").annotate(median=_Median("duration_ms"))
+    return {row["worker_id"]: float(row["median"]) for row in rows.values("worker_id", "median")}
 
 
 @dataclass(frozen=True)

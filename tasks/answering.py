@@ -1,21 +1,18 @@
 """The database side of a submit: the assignment read under lock, then the answer and its counters written.
 
-On PostgreSQL each is one statement (the write is one statement with data-modifying CTEs), because the submit
+Each is one hand-written statement (the write is one statement with data-modifying CTEs), because the submit
 is half of every task a worker does: through the ORM the same work was five queries and most of a request's
-Python (docs/benchmarks.md, "Assignment"). Elsewhere (SQLite for `make run`) the write goes through the ORM.
-The rules (which statuses may be submitted, which labels, what is correct) stay in tasks.services.
+Python (docs/benchmarks.md, "Assignment"). The rules (which statuses may be submitted, which labels, what is correct) stay in tasks.services.
 """
 
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import F
 
 from accounts.models import User
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
-from tasks import claims
-from tasks.models import Answer, Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
+from tasks.models import Answer, Assignment, AssignmentStatus, Pool, Task
 
 # What a submit or a skip needs of the task: not its data, which may be large.
 _TASK_FIELDS = ("id", "pool", "golden_label", "max_answers", "answers_count", "remaining")
@@ -27,15 +24,14 @@ FROM tasks_assignment a
 JOIN tasks_task t ON t.id = a.task_id
 JOIN tasks_pool p ON p.id = a.pool_id
 WHERE a.id = %(assignment)s AND a.worker_id = %(worker)s
+FOR UPDATE OF a
 """
 
 
 def assignment_locked(*, worker: User, assignment_id: int) -> Assignment | None:
     """The worker's assignment with its task and pool, its row locked until the transaction ends."""
-    # SQLite has no row locks: its write transactions (IMMEDIATE) are serialised instead.
-    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     with prepared_cursor() as cursor:
-        cursor.execute(_LOCKED_SQL + lock, {"assignment": assignment_id, "worker": worker.pk})
+        cursor.execute(_LOCKED_SQL, {"assignment": assignment_id, "worker": worker.pk})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -68,9 +64,6 @@ SELECT id FROM answer
 
 def answer_write(*, answer: Answer) -> None:
     """Insert the (unsaved) answer, mark its assignment submitted and count it on the task and the worker."""
-    if connection.vendor not in claims.SQL_VENDORS:
-        _answer_write_orm(answer=answer)
-        return
     values = {
         f"v{i}": field.get_db_prep_save(getattr(answer, field.attname), connection)
         for i, field in enumerate(_ANSWER_FIELDS)
@@ -92,14 +85,3 @@ def answer_write(*, answer: Answer) -> None:
         (answer.pk,) = cursor.fetchone()
     answer._state.adding = False
     answer._state.db = connection.alias
-
-
-def _answer_write_orm(*, answer: Answer) -> None:
-    answer.save(force_insert=True)
-    Assignment.objects.filter(pk=answer.assignment_id).update(status=AssignmentStatus.SUBMITTED)
-    Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") + 1)
-    WorkerPoolStats.objects.filter(worker_id=answer.worker_id, pool_id=answer.pool_id).update(
-        answers=F("answers") + 1,
-        golden_answered=F("golden_answered") + int(answer.is_golden),
-        golden_correct=F("golden_correct") + int(bool(answer.correct)),
-    )

@@ -9,7 +9,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import CharField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -185,12 +184,13 @@ EXPORT_CHUNK = 5000
 def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
     """Every answer, oldest first, read through a server-side cursor (the export wraps it in a transaction).
 
-    On PostgreSQL the timestamp and the worker's public id come out of the database as text: turning a
-    million timestamps into aware datetimes and back into ISO strings costs several seconds of Python.
+    The timestamp and the worker's public id come out of the database as text: turning a million timestamps
+    into aware datetimes and back into ISO strings costs several seconds of Python.
     """
-    answers = Answer.objects.filter(pool=pool).order_by("id")
-    if connection.vendor == "postgresql":
-        answers = answers.annotate(
+    answers = (
+        Answer.objects.filter(pool=pool)
+        .order_by("id")
+        .annotate(
             submitted=Func(
                 F("submitted_at"),
                 template="""to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
@@ -198,17 +198,14 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
             ),
             worker_text=Cast("worker__public_id", output_field=CharField()),
         )
-    else:
-        answers = answers.annotate(submitted=F("submitted_at"), worker_text=F("worker__public_id"))
+    )
     rows = answers.values_list(
         "task_id", "task__external_id", "worker_text", "label", "submitted", "duration_ms"
     )
     for task_id, external_id, public_id, label, submitted, duration_ms in rows.iterator(
         chunk_size=EXPORT_CHUNK
     ):
-        if not isinstance(submitted, str):
-            submitted = submitted.isoformat().replace("+00:00", "Z")
-        worker = public_id.replace("-", "") if isinstance(public_id, str) else public_id.hex
+        worker = public_id.replace("-", "")
         yield {
             "task_id": task_id,
             "external_id": external_id,

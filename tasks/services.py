@@ -446,12 +446,7 @@ def tasks_import(
         raise RuntimeError("tasks_import must run inside the caller's transaction")
     pool = Pool.objects.get(pk=pool_id)
     _refuse_unless_takes_tasks(pool)
-    if connection.vendor == "postgresql":
-        created, regular = _copy_tasks(pool=pool, rows=rows, on_progress=on_progress, every=progress_every)
-    else:
-        created, regular = _bulk_create_tasks(
-            pool=pool, rows=rows, on_progress=on_progress, every=progress_every
-        )
+    created, regular = _copy_tasks(pool=pool, rows=rows, on_progress=on_progress, every=progress_every)
     pool = Pool.objects.select_for_update(no_key=True).get(pk=pool_id)
     _refuse_unless_takes_tasks(pool)
     if pool.status == PoolStatus.OPEN and regular:
@@ -493,36 +488,6 @@ def _copy_tasks(
                 regular += 0 if golden else 1
                 if on_progress is not None and created % every == 0:
                     on_progress(created)
-    return created, regular
-
-
-def _bulk_create_tasks(
-    *, pool: Pool, rows: Iterable[TaskRow], on_progress: Callable[[int], None] | None, every: int
-) -> tuple[int, int]:
-    created = regular = 0
-    batch: list[Task] = []
-    for row in rows:
-        golden = row.golden is not None
-        batch.append(
-            Task(
-                pool=pool,
-                data=row.data,
-                golden_label=row.golden,
-                external_id=row.external_id,
-                max_answers=pool.overlap,
-                remaining=0 if golden else pool.overlap,
-            )
-        )
-        regular += 0 if golden else 1
-        if len(batch) >= BULK_BATCH:
-            Task.objects.bulk_create(batch)
-            created += len(batch)
-            batch = []
-            if on_progress is not None and created % every < BULK_BATCH:
-                on_progress(created)
-    if batch:
-        Task.objects.bulk_create(batch)
-        created += len(batch)
     return created, regular
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 from typing import Any
+from urllib.parse import quote
 
 from django.db import connection
 from dramatiq import Message
@@ -20,7 +21,10 @@ def database_url() -> str:
     """The test database, as DATABASE_URL for a child process."""
     s = connection.settings_dict
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    host = s["HOST"] or "127.0.0.1"
+    if host.startswith("/"):  # the embedded server's Unix socket
+        return f"postgres://{s['USER']}{password}@{quote(host, safe='')}/{s['NAME']}"
+    return f"postgres://{s['USER']}{password}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def kill(process: subprocess.Popen[bytes], sig: int) -> None:

@@ -22,18 +22,10 @@ DROP FUNCTION IF EXISTS fairness_auditlog_append_only();
 """
 
 
-def _run(sql):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, params=None)
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("fairness", "0001_initial"), ("tasks", "0002_pool_payment_and_care_settings")]
     operations = [
-        migrations.RunPython(_run(GUARDS), _run(DROP)),
+        migrations.RunSQL(GUARDS, DROP),
         migrations.RunSQL(
             "CREATE INDEX fairness_assignment_worker_day ON tasks_assignment (worker_id, created_at)",
             "DROP INDEX IF EXISTS fairness_assignment_worker_day",

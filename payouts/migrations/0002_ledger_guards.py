@@ -36,14 +36,6 @@ DROP FUNCTION IF EXISTS payouts_entry_append_only();
 """
 
 
-def _run(sql):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, params=None)
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("payouts", "0001_initial")]
-    operations = [migrations.RunPython(_run(GUARDS), _run(DROP))]
+    operations = [migrations.RunSQL(GUARDS, DROP)]

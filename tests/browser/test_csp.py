@@ -78,11 +78,13 @@ def test_annotator_and_dashboard_work_under_the_policy(new_page, shots, device):
     first = annotator.inner_text(".task-data")
     annotator.keyboard.press("1")  # the keyboard shortcut: static/annotator.js
     annotator.wait_for_function(
-        "() => document.querySelector('#balance').innerText.trim().startsWith('0.')"
-        " && !document.querySelector('#balance').innerText.trim().startsWith('0.00')"
+        "() => !document.querySelector('#balance').innerText.trim().startsWith('0.00')"
     )
+    balance = annotator.inner_text("#balance")
     annotator.click(".label-btn >> nth=1")  # a tap or click submits through htmx
-    annotator.wait_for_selector("#notice")
+    annotator.wait_for_function(
+        "before => document.querySelector('#balance').innerText !== before", arg=balance
+    )
     assert annotator.evaluate("() => performance.getEntriesByType('navigation').length") == 1, "no reload"
     assert worker.answers.count() == 2 and first
     annotator.screenshot(path=shots / f"csp-annotator-{device}.png", full_page=True)

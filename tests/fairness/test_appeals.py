@@ -12,7 +12,7 @@ from fairlabel.errors import ServiceError
 from fairness.models import Appeal, AuditAction, AuditLog, Decision, DecisionKind
 from fairness.selectors import appeals_queue_for, audit_search, worker_record
 from fairness.services import appeal_decide, appeal_file, block_create, block_lift, decision_record
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.selectors import balance_for_user
 from payouts.services import answer_reject
 from tasks.models import Answer, AnswerStatus, Task

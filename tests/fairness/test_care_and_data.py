@@ -11,7 +11,7 @@ from fairlabel.errors import ServiceError
 from fairness.models import Appeal, AuditAction, AuditLog, Decision, RequesterRating
 from fairness.selectors import care_status
 from fairness.services import account_erase, appeal_file, care_preferences_save, rating_save
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import Entry
 from payouts.services import answer_reject, withdrawal_create, withdrawal_pay
 from tasks.models import Answer

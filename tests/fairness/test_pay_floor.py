@@ -9,7 +9,7 @@ import pytest
 from fairness import pay
 from fairness.models import AuditAction, AuditLog, PoolTopUp
 from fairness.services import pool_pay_measure, pools_pay_refresh
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import LedgerTransaction, TransactionKind
 from payouts.selectors import balance_for_user
 from tasks.selectors import feed_for_worker, pools_open_for_worker

@@ -33,7 +33,7 @@ from django.db.models import Count
 from dramatiq.brokers.redis import RedisBroker
 
 from accounts.services import token_for
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import OPEN_WITHDRAWAL_STATUSES, SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Task

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from fairlabel.errors import ServiceError
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
 from payouts.services import (

@@ -22,7 +22,7 @@ import pytest
 from django.db.models import Count
 from dramatiq.brokers.redis import RedisBroker
 
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import OPEN_WITHDRAWAL_STATUSES, SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
 from payouts.services import withdrawal_create

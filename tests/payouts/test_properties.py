@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from fairlabel.errors import ServiceError
 from fairlabel.money import cents_floor, fee_for
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import Entry, SimulatedBankTransfer, TransactionKind, Withdrawal
 from payouts.providers import PayoutFailed, PayoutReceipt, PayoutRequest, SimulatedProvider
 from payouts.selectors import balance_for_user

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.selectors import balance_for_user
 from payouts.services import answers_auto_accept_expired
 from tasks.models import Answer, Pool, Task

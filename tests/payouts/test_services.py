@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from fairlabel.money import fee_for
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 from payouts.selectors import balance_for_user, pool_reservations
 from payouts.services import (

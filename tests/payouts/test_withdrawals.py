@@ -12,7 +12,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from payouts.checks import ledger_problems
+from payouts.ledger_invariants import ledger_problems
 from payouts.models import SimulatedBankTransfer, Withdrawal
 from payouts.providers import BatchFileProvider, PayoutRequest, SimulatedProvider
 from payouts.services import withdrawal_create, withdrawal_pay, withdrawals_resume

@@ -16,8 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from quality.aggregation import aggregate, encode_answers
-
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+from tests.datasets import dataset_folder
 
 ANSWERS = """task,worker,label
 t1,w1,cat
@@ -75,9 +74,7 @@ def test_gold_and_output_file(tmp_path: Path) -> None:
 
 
 def test_default_method_is_dawid_skene_and_matches_the_library(tmp_path: Path) -> None:
-    folder = DATASETS / "rte"
-    if not folder.is_dir():
-        pytest.skip(f"data set not found at {folder}")
+    folder = dataset_folder("rte")
     rows = run(str(folder / "answers.csv"), "--gold", str(folder / "gold.csv"))
 
     with (folder / "answers.csv").open(newline="") as f:

@@ -24,9 +24,9 @@ from quality.aggregation import (
     encode_answers,
     skill_smoothed,
 )
+from tests.datasets import dataset_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 
 def run(
@@ -338,9 +338,7 @@ def test_encode_answers_with_label_order() -> None:
 
 
 def load_dataset(name: str) -> tuple[aggregation.EncodedAnswers, np.ndarray, np.ndarray]:
-    folder = DATASETS / name
-    if not folder.is_dir():
-        pytest.skip(f"data set not found at {folder}")
+    folder = dataset_folder(name)
     with (folder / "answers.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     with (folder / "gold.csv").open(newline="") as f:

@@ -26,7 +26,7 @@ def production_env(**changes: str | None) -> dict[str, str]:
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="labels.example.com",
-        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fairlabel"),
+        DATABASE_URL=settings.DATABASE_URL,
         DJANGO_SETTINGS_MODULE="fairlabel.settings",
     )
     for key, value in changes.items():

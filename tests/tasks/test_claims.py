@@ -1,8 +1,4 @@
-"""What a worker gets next, and why no claim can give a task one answer too many.
-
-Every behaviour is checked on both claim paths: the one-statement PostgreSQL path and the ORM path that
-`make run` uses on SQLite (run here on PostgreSQL, with the same row locks).
-"""
+"""What a worker gets next, and why no claim can give a task one answer too many."""
 
 from __future__ import annotations
 
@@ -17,7 +13,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
-from tasks import claims
 from tasks.models import Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
 from tasks.services import (
     assignment_next,
@@ -31,13 +26,6 @@ from tasks.services import (
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(params=["sql", "orm"])
-def path(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "orm":
-        monkeypatch.setattr(claims, "SQL_VENDORS", frozenset())
-    return str(request.param)
 
 
 def open_pool(
@@ -66,7 +54,7 @@ def places_add_up(pool: Pool) -> bool:
     return True
 
 
-def test_the_returned_assignment_is_what_the_database_holds(path: str, worker: User) -> None:
+def test_the_returned_assignment_is_what_the_database_holds(worker: User) -> None:
     pool = open_pool(tasks=2)
     got = assignment_next(worker=worker)
     assert got is not None
@@ -85,7 +73,7 @@ def test_the_returned_assignment_is_what_the_database_holds(path: str, worker: U
     assert assignment_next(worker=worker).pk == got.pk, "the task in hand is returned until it is finished"
 
 
-def test_open_pools_by_priority_and_only_open_ones(path: str, worker: User) -> None:
+def test_open_pools_by_priority_and_only_open_ones(worker: User) -> None:
     low = open_pool(tasks=1, priority=10)
     high = open_pool(tasks=1, priority=90)
     draft = PoolFactory(priority=100)
@@ -99,14 +87,14 @@ def test_open_pools_by_priority_and_only_open_ones(path: str, worker: User) -> N
     assert assignment_next(worker=worker) is None
 
 
-def test_a_named_pool_is_the_only_one_claimed_from(path: str, worker: User) -> None:
+def test_a_named_pool_is_the_only_one_claimed_from(worker: User) -> None:
     open_pool(tasks=1, priority=90)
     low = open_pool(tasks=1, priority=10)
     got = assignment_next(worker=worker, pool_id=low.pk)
     assert got is not None and got.pool_id == low.pk
 
 
-def test_tasks_under_way_come_before_fresh_ones(path: str) -> None:
+def test_tasks_under_way_come_before_fresh_ones() -> None:
     pool = open_pool(tasks=4, overlap=3)
     a, b, c = WorkerFactory.create_batch(3)
     first = assignment_next(worker=a)
@@ -118,7 +106,7 @@ def test_tasks_under_way_come_before_fresh_ones(path: str) -> None:
     assert places_add_up(pool)
 
 
-def test_skipped_and_answered_tasks_never_come_back(path: str, worker: User) -> None:
+def test_skipped_and_answered_tasks_never_come_back(worker: User) -> None:
     open_pool(tasks=2, overlap=2)
     first = assignment_next(worker=worker)
     assignment_skip(worker=worker, assignment_id=first.pk)
@@ -130,7 +118,7 @@ def test_skipped_and_answered_tasks_never_come_back(path: str, worker: User) -> 
     assert Task.objects.get(pk=first.task_id).remaining == 2
 
 
-def test_golden_items_are_mixed_in_at_the_rate_from_the_first_block_and_never_repeat(path: str) -> None:
+def test_golden_items_are_mixed_in_at_the_rate_from_the_first_block_and_never_repeat() -> None:
     pool = open_pool(tasks=60, golden=6, golden_rate=0.2, overlap=1)
     for worker in WorkerFactory.create_batch(3):
         served = []
@@ -166,7 +154,7 @@ def test_workers_who_come_to_a_golden_item_at_the_same_time_do_not_all_get_the_s
     assert len(set(first_golden)) > 1
 
 
-def test_when_golden_items_run_out_regular_work_continues(path: str, worker: User) -> None:
+def test_when_golden_items_run_out_regular_work_continues(worker: User) -> None:
     open_pool(tasks=10, golden=1, golden_rate=0.5)
     kinds = []
     while (got := assignment_next(worker=worker)) is not None:
@@ -175,7 +163,7 @@ def test_when_golden_items_run_out_regular_work_continues(path: str, worker: Use
     assert kinds.count(True) == 1 and kinds.count(False) == 10
 
 
-def test_golden_answers_stay_within_what_the_pool_paid_for(path: str) -> None:
+def test_golden_answers_stay_within_what_the_pool_paid_for() -> None:
     pool = open_pool(tasks=1, golden=10, golden_rate=0.5)
     assert pool.golden_slots_left == 1
     # Each worker works until nothing is left, so golden items come due whatever their hashed positions.
@@ -188,7 +176,7 @@ def test_golden_answers_stay_within_what_the_pool_paid_for(path: str) -> None:
     assert Pool.objects.get(pk=pool.pk).golden_slots_left == 0
 
 
-def test_an_expired_place_goes_to_the_next_claimer_without_a_sweep(path: str, worker: User) -> None:
+def test_an_expired_place_goes_to_the_next_claimer_without_a_sweep(worker: User) -> None:
     pool = open_pool(tasks=1, overlap=1)
     late = assignment_next(worker=worker)
     expire_now(late)
@@ -204,7 +192,7 @@ def test_an_expired_place_goes_to_the_next_claimer_without_a_sweep(path: str, wo
     assert places_add_up(pool)
 
 
-def test_the_workers_own_expired_assignment_is_given_back_before_they_claim(path: str, worker: User) -> None:
+def test_the_workers_own_expired_assignment_is_given_back_before_they_claim(worker: User) -> None:
     pool = open_pool(tasks=2, golden=1, golden_rate=0.5, overlap=1)
     slots = pool.golden_slots_left
     first = assignment_next(worker=worker)
@@ -217,7 +205,7 @@ def test_the_workers_own_expired_assignment_is_given_back_before_they_claim(path
     assert places_add_up(pool)
 
 
-def test_submit_and_next_stays_in_the_pool_then_falls_back(path: str, worker: User) -> None:
+def test_submit_and_next_stays_in_the_pool_then_falls_back(worker: User) -> None:
     low = open_pool(tasks=2, priority=10)
     high = open_pool(tasks=1, priority=90)
     first = assignment_next(worker=worker, pool_id=low.pk)
@@ -231,7 +219,7 @@ def test_submit_and_next_stays_in_the_pool_then_falls_back(path: str, worker: Us
     assert following is None
 
 
-def test_submit_and_next_refuses_an_expired_assignment(path: str, worker: User) -> None:
+def test_submit_and_next_refuses_an_expired_assignment(worker: User) -> None:
     open_pool(tasks=2)
     first = assignment_next(worker=worker)
     expire_now(first)
@@ -240,13 +228,13 @@ def test_submit_and_next_refuses_an_expired_assignment(path: str, worker: User) 
     assert refused.value.error_code == "expired"
 
 
-def test_a_closed_pool_serves_nothing(path: str, worker: User) -> None:
+def test_a_closed_pool_serves_nothing(worker: User) -> None:
     pool = open_pool(tasks=2)
     pool_close(pool=pool)
     assert assignment_next(worker=worker) is None
 
 
-def test_the_tidy_job_expires_what_nobody_reclaimed(path: str) -> None:
+def test_the_tidy_job_expires_what_nobody_reclaimed() -> None:
     pool = open_pool(tasks=3, golden=2, golden_rate=0.5, overlap=1)
     held = [assignment_next(worker=w) for w in WorkerFactory.create_batch(3)]
     for assignment in held:

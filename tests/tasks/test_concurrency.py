@@ -1,7 +1,6 @@
 """Real concurrency on PostgreSQL: many threads, each with its own connection, claiming and submitting at once.
 
-Both claim paths are run (the one-statement PostgreSQL path and the ORM path), and after every run the tables
-themselves are checked: no task over its overlap, no worker twice on a task, every place accounted for.
+After every run the tables themselves are checked: no task over its overlap, no worker twice on a task, every place accounted for.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
-from payouts.checks import ledger_problems
-from tasks import claims
+from payouts.ledger_invariants import ledger_problems
 from tasks.models import Answer, Assignment, AssignmentStatus, Pool, PoolStatus, Task
 from tasks.services import (
     assignment_next,
@@ -32,13 +30,6 @@ from tasks.services import (
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(params=["sql", "orm"])
-def path(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "orm":
-        monkeypatch.setattr(claims, "SQL_VENDORS", frozenset())
-    return str(request.param)
 
 
 def open_pool(*, tasks: int, overlap: int, golden: int = 0, golden_rate: float = 0.0) -> Pool:
@@ -106,7 +97,7 @@ def _work_until_empty(worker: User, refused: list[str]) -> None:
             refused.append(exc.error_code)
 
 
-def test_overlap_is_exact_and_no_worker_repeats_under_concurrent_claims(path: str) -> None:
+def test_overlap_is_exact_and_no_worker_repeats_under_concurrent_claims() -> None:
     pool = open_pool(tasks=40, overlap=3, golden=6, golden_rate=0.1)
     refused: list[str] = []
     errors = run_at_once(_work_until_empty, [(w, refused) for w in WorkerFactory.create_batch(16)])
@@ -117,7 +108,7 @@ def test_overlap_is_exact_and_no_worker_repeats_under_concurrent_claims(path: st
     assert_never_over_assigned(pool, golden_slots_at_open=pool.golden_slots_left)
 
 
-def test_expired_places_are_taken_over_exactly_once_while_their_owners_submit_late(path: str) -> None:
+def test_expired_places_are_taken_over_exactly_once_while_their_owners_submit_late() -> None:
     pool = open_pool(tasks=12, overlap=2)
     late_workers = WorkerFactory.create_batch(8)
     late = [assignment_next(worker=w) for w in late_workers]
@@ -145,7 +136,7 @@ def test_expired_places_are_taken_over_exactly_once_while_their_owners_submit_la
     assert_never_over_assigned(pool, golden_slots_at_open=0)
 
 
-def test_two_requests_of_one_worker_at_once_get_the_same_assignment(path: str) -> None:
+def test_two_requests_of_one_worker_at_once_get_the_same_assignment() -> None:
     pool = open_pool(tasks=30, overlap=1)
     worker = WorkerFactory()
     for _ in range(5):
@@ -162,7 +153,7 @@ def test_two_requests_of_one_worker_at_once_get_the_same_assignment(path: str) -
     assert_never_over_assigned(pool, golden_slots_at_open=0)
 
 
-def test_submit_and_next_under_contention(path: str) -> None:
+def test_submit_and_next_under_contention() -> None:
     pool = open_pool(tasks=30, overlap=3, golden=4, golden_rate=0.2)
 
     def chain(worker: User) -> None:
@@ -178,9 +169,7 @@ def test_submit_and_next_under_contention(path: str) -> None:
     assert_never_over_assigned(pool, golden_slots_at_open=pool.golden_slots_left)
 
 
-def test_a_claim_racing_a_pool_close_takes_nothing(path: str) -> None:
-    if path == "orm":
-        pytest.skip("the ORM path is SQLite's, where a claim and a close cannot interleave")
+def test_a_claim_racing_a_pool_close_takes_nothing() -> None:
     pool = open_pool(tasks=3, overlap=1)
     worker = WorkerFactory()
     locked, claimed = threading.Event(), threading.Event()

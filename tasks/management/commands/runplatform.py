@@ -19,11 +19,13 @@ class Command(BaseCommand):
         else:
             jobs = f"background jobs go to {settings.DRAMATIQ_BROKER_URL}: run `make worker` beside this"
         url = f"http://{options['addrport']}/"
+        db = settings.DATABASES["default"]
+        where = f"embedded PostgreSQL, data in {db['HOST']}" if db["HOST"].startswith("/") else db["HOST"]
         lines = [
             "",
             f"  Fairlabel is running at {url}",
             f"  {jobs}",
-            f"  database: {settings.DATABASES['default']['NAME']}",
+            f"  database: {db['NAME']} ({where})",
             "",
             "  Demo logins (username / password):",
             *[f"    {a.role:<10} {a.username:<12} {a.password}" for a in DEMO_ACCOUNTS],

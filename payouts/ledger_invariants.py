@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, Sum
 
-from fairlabel.money import money_str, quantize
+from fairlabel.money import money_str
 from payouts.models import (
     OPEN_WITHDRAWAL_STATUSES,
     Account,
@@ -39,7 +38,7 @@ class LedgerReport:
 @contextmanager
 def _snapshot() -> Iterator[None]:
     """Read everything from one snapshot, so postings committing meanwhile cannot look like a breach."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if not connection.in_atomic_block:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
@@ -68,19 +67,6 @@ def _totals_by_kind() -> dict[str, Decimal]:
     return {kind: total or Decimal(0) for kind, total in rows}
 
 
-def _exactly(
-    in_sql: QuerySet[Any, tuple[Any, ...]],
-    everything: QuerySet[Any, tuple[Any, ...]],
-    breach: Callable[[tuple[Any, ...]], bool],
-) -> list[tuple[Any, ...]]:
-    """The rows that breach. PostgreSQL's numeric is exact, so it filters; SQLite (`make run`) sums decimals as
-    floats, so there every row is compared here, once Django has turned it back into 6-place Decimals."""
-    if connection.vendor == "postgresql":
-        return list(in_sql)
-    rows = (tuple(quantize(v) if isinstance(v, Decimal) else v for v in row) for row in everything)
-    return [row for row in rows if breach(row)]
-
-
 def ledger_problems() -> list[str]:
     """Every breach found, as sentences; an empty list means the ledger is whole."""
     with _snapshot():
@@ -92,11 +78,7 @@ def _problems() -> list[str]:
 
     # 1. Every transaction sums to zero (the database also refuses an unbalanced one at commit).
     per_txn = LedgerTransaction.objects.annotate(total=Sum("entries__amount"))
-    rows = _exactly(
-        per_txn.filter(~Q(total=0) | Q(total__isnull=True)).values_list("pk", "kind", "total"),
-        per_txn.values_list("pk", "kind", "total"),
-        lambda row: row[2] is None or row[2] != 0,
-    )
+    rows = list(per_txn.filter(~Q(total=0) | Q(total__isnull=True)).values_list("pk", "kind", "total"))
     for pk, kind, total in rows[:SHOW]:
         problems.append(
             f"transaction {pk} ({kind}) sums to {total if total is not None else 'nothing'}, not zero"
@@ -106,23 +88,21 @@ def _problems() -> list[str]:
 
     # 2. Cached balances equal their entries.
     per_account = Account.objects.annotate(from_entries=Sum("entries__amount"))
-    rows = _exactly(
+    drifted = list(
         per_account.exclude(balance=F("from_entries"))
         .exclude(balance=0, from_entries__isnull=True)
-        .values_list("key", "balance", "from_entries"),
-        per_account.values_list("key", "balance", "from_entries"),
-        lambda row: row[1] != (row[2] or 0),
+        .values_list("key", "balance", "from_entries")
     )
-    for key, balance, from_entries in rows[:SHOW]:
+    for key, balance, from_entries in drifted[:SHOW]:
         problems.append(f"account {key} caches {balance} but its entries sum to {from_entries or 0}")
-    if len(rows) > SHOW:
-        problems.append(f"... {len(rows) - SHOW} more accounts whose cached balance drifted")
+    if len(drifted) > SHOW:
+        problems.append(f"... {len(drifted) - SHOW} more accounts whose cached balance drifted")
 
     # 3. No account below zero where that is forbidden.
     negative = Account.objects.filter(balance__lt=0, may_go_negative=False)
     count = negative.count()
-    for key, balance in negative.values_list("key", "balance")[:SHOW]:
-        problems.append(f"account {key} is below zero: {balance}")
+    for name, below in negative.values_list("key", "balance")[:SHOW]:
+        problems.append(f"account {name} is below zero: {below}")
     if count > SHOW:
         problems.append(f"... {count - SHOW} more accounts below zero")
     # A pool's spent rows may go below zero, but never the pool's reservation taken with them.
@@ -132,11 +112,7 @@ def _problems() -> list[str]:
         .annotate(held=Sum("balance"))
         .order_by("pool_id")
     )
-    overspent = _exactly(
-        per_pool.filter(held__lt=0).values_list("pool_id", "held"),
-        per_pool.values_list("pool_id", "held"),
-        lambda row: row[1] < 0,
-    )
+    overspent = list(per_pool.filter(held__lt=0).values_list("pool_id", "held"))
     for pool_id, held in overspent[:SHOW]:
         problems.append(f"pool {pool_id} has spent more than its reservation: {held}")
 
