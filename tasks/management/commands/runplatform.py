@@ -1,3 +1,6 @@
+import signal
+import sys
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -13,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args, **options):
+        # A stop by SIGTERM (kill, a process manager) exits like Ctrl-C, so exit handlers run: the embedded
+        # database server stops with the platform.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         if not settings.DRAMATIQ_BROKER_URL:
             start_in_process_jobs()
             jobs = "background jobs run inside this process (in-memory broker)"
