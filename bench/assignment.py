@@ -411,14 +411,14 @@ def _set_up(
 
 def _open(pool_id: int) -> None:
     from tasks.models import Pool
-    from tasks.services import pool_open
+    from workflows.pools import pool_open
 
     pool_open(pool=Pool.objects.get(pk=pool_id))
 
 
 def _close(pool_id: int) -> None:
     from tasks.models import Pool
-    from tasks.services import pool_close
+    from workflows.pools import pool_close
 
     pool_close(pool=Pool.objects.get(pk=pool_id))
 
@@ -432,7 +432,7 @@ def _service_times(
     both. Returns wall-clock seconds per call, and CPU seconds of this process per call ("*_cpu").
     """
     from accounts.models import User
-    from tasks.services import assignment_next, assignment_submit
+    from workflows.assignments import assignment_next, assignment_submit
 
     users = list(User.objects.filter(auth_token__key__in=tokens).order_by("pk"))
     rng = random.Random(seed)

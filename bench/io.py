@@ -311,7 +311,7 @@ def dashboard_data(requester_id: int, pools: int) -> None:
     from accounts.models import User
     from payouts.services import account_platform_fees, deposit_create
     from tasks.models import Pool
-    from tasks.services import pool_open
+    from workflows.pools import pool_open
 
     requester = User.objects.get(pk=requester_id)
     deposit_create(user=requester, amount=Decimal("100000"))

@@ -8,7 +8,7 @@ worker with its own token and keep-alive connection:
 
 1. Throughput: every client loops POST /assignments/next/ then POST /assignments/<id>/submit/ for --seconds;
    submits per second over the window (after a warm-up), with the ledger posting and without it (the server
-   replaces `tasks.services.answer_credit` with a no-op: no accounts, no ledger rows). Rounds alternate
+   replaces `workflows.assignments.answer_credit` with a no-op: no accounts, no ledger rows). Rounds alternate
    on/off so drift in the machine's load hits both alike.
 2. Settlement latency (ledger on): after each submit response, the client polls GET /api/v1/me/ until its
    available balance includes that reward; the time from the submit's response to that GET's response.
@@ -40,6 +40,8 @@ from typing import Any
 
 import _common
 
+from workflows import assignments as assignments_flow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL") or _common.bench_database_url("settlement")
 REWARD = Decimal("0.01")
@@ -50,9 +52,9 @@ REWARD = Decimal("0.01")
 
 def _disable_ledger() -> None:
     """The "without the ledger posting" server: the submit records the answer and pays nothing."""
-    from tasks import services
+    from workflows import assignments
 
-    services.answer_credit = lambda **kwargs: None  # type: ignore[assignment]
+    assignments.answer_credit = lambda **kwargs: None  # type: ignore[assignment]
 
 
 def make_app() -> Any:
@@ -301,7 +303,8 @@ def create_people(clients: int) -> tuple[Any, list[Any]]:
 def open_pool(requester: Any, tasks: int) -> Any:
     from payouts.services import deposit_create
     from tasks.importing import TaskRow
-    from tasks.services import PoolSettings, pool_create, pool_open, tasks_add
+    from tasks.services import PoolSettings, pool_create
+    from workflows.pools import pool_open, tasks_add
 
     pool = pool_create(
         requester=requester,
@@ -318,7 +321,7 @@ def open_pool(requester: Any, tasks: int) -> Any:
 
 
 def close_pool(pool: Any) -> None:
-    from tasks.services import pool_close
+    from workflows.pools import pool_close
 
     pool_close(pool=pool)
 
@@ -343,9 +346,9 @@ def service_cost(requester: Any, worker: Any, n: int, batches: int = 10) -> dict
         seconds = []
         try:
             for _ in range(count):
-                assignment = services.assignment_next(worker=worker)
+                assignment = assignments_flow.assignment_next(worker=worker)
                 began = time.perf_counter()
-                services.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+                assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
                 seconds.append(time.perf_counter() - began)
         finally:
             services.answer_credit = real  # type: ignore[assignment]

@@ -46,6 +46,8 @@ from payouts.services import (
     ledger_post,
     pool_reservation_settle,
 )
+from quality import services as quality_services
+from quality.models import Restriction
 from tasks.models import (
     Answer,
     AnswerStatus,
@@ -527,18 +529,14 @@ def _restriction_lift(*, decision: Decision, actor: User, response: str) -> dict
     """Lift quality's restriction through quality's own service (staff only: appeal_may_decide saw to it)."""
     if decision.restriction_id is None:
         return {"restriction_lifted": False}
-    # Inside the function: quality's services import this module (to record their decisions), so the two still
-    # depend on each other; the appeal belongs in a use case above both.
-    from quality.services import restriction_lift
-
-    restriction = restriction_lift(
+    restriction = quality_services.restriction_lift(
         restriction_id=decision.restriction_id, reason=f"Appeal upheld: {response}"[:2000], staff=actor
     )
     return {"restriction_lifted": True, "restriction_id": restriction.pk}
 
 
 def decision_record_restriction(*, restriction: Any) -> Decision:
-    """The decision behind one of quality's restrictions (called where quality creates it, and by the sync)."""
+    """The decision behind one of quality's restrictions (in the transaction that creates it, and by the sync)."""
     return decision_record(
         worker_id=restriction.worker_id,
         kind=DecisionKind.RESTRICTION,
@@ -551,7 +549,7 @@ def decision_record_restriction(*, restriction: Any) -> Decision:
 
 
 def decision_reverse_for_restriction(*, restriction_id: int, at: datetime | None = None) -> None:
-    """Quality lifted a restriction: its decision no longer stands (inside quality's transaction)."""
+    """Staff lifted a restriction: its decision no longer stands (in the transaction of the lift)."""
     Decision.objects.filter(restriction_id=restriction_id, reversed_at__isnull=True).update(
         reversed_at=at or timezone.now()
     )
@@ -560,21 +558,19 @@ def decision_reverse_for_restriction(*, restriction_id: int, at: datetime | None
 def decisions_sync_restrictions(*, limit: int = 1000) -> int:
     """The periodic safety net: every restriction has its decision, and a lifted one's decision is reversed.
 
-    Quality's services record the decision when they restrict; this catches rows made any other way (the admin
-    site, a shell) and lifts made directly by staff rather than through an appeal.
+    The use cases that restrict record the decision in the same transaction; this catches rows made any other
+    way (the admin site, a shell).
     """
-    from quality.models import Restriction as restriction_model
-
     recorded = Decision.objects.filter(restriction_id=OuterRef("pk"))
     changed = 0
-    for restriction in restriction_model.objects.filter(~Exists(recorded)).order_by("id")[:limit]:
+    for restriction in Restriction.objects.filter(~Exists(recorded)).order_by("id")[:limit]:
         with transaction.atomic():
             decision_record_restriction(restriction=restriction)
         changed += 1
     standing = Decision.objects.filter(
         kind=DecisionKind.RESTRICTION, reversed_at__isnull=True, restriction_id__isnull=False
     ).values("restriction_id")
-    lifted = restriction_model.objects.filter(pk__in=standing, lifted_at__isnull=False).values_list(
+    lifted = Restriction.objects.filter(pk__in=standing, lifted_at__isnull=False).values_list(
         "pk", "lifted_at"
     )[:limit]
     for restriction_id, lifted_at in lifted:

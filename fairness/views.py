@@ -25,7 +25,7 @@ from fairness.export import export_filename, user_export_zip
 from fairness.models import RATING_MIN_ANSWERS, AuditAction, DecisionKind
 from tasks.models import ContentWarning
 from tasks.selectors import pool_for_requester, pools_for_requester
-from tasks.services import pool_set_reward
+from workflows.pools import pool_set_reward
 
 
 def account_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

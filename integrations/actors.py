@@ -6,6 +6,7 @@ import dramatiq
 from django.conf import settings
 
 from integrations import services
+from workflows.imports import import_job_run as import_job_run_now
 
 
 class DeliveryNotYet(Exception):
@@ -16,7 +17,7 @@ class DeliveryNotYet(Exception):
 # by import_jobs_tidy once its lock is gone. The time limit is generous: a million rows take about a minute.
 @dramatiq.actor(max_retries=0, time_limit=60 * 60 * 1000)
 def import_job_run(job_id: int) -> None:
-    services.import_job_run(job_id=job_id)
+    import_job_run_now(job_id=job_id)
 
 
 @dramatiq.actor(

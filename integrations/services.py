@@ -7,9 +7,10 @@ import hmac
 import json
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 
 import httpx
 from django.conf import settings
@@ -30,9 +31,9 @@ from integrations.models import (
     WebhookEvent,
 )
 from integrations.netguard import Target, resolve_target
-from tasks.importing import FILE_TYPES, CountingReader, rows_from_upload
+from tasks.importing import FILE_TYPES, CountingReader, TaskRow, rows_from_upload
 from tasks.models import Pool, PoolStatus
-from tasks.services import tasks_import
+from tasks.selectors import pools_progress
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,18 @@ def import_job_is_running_somewhere(*, job_id: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def import_job_run(*, job_id: int) -> ImportJob | None:
-    """Import the job's file in one transaction; safe to run twice (a finished or running job is left alone)."""
+class RowLoader(Protocol):
+    def __call__(
+        self, *, pool_id: int, rows: Iterable[TaskRow], on_progress: Callable[[int], None] | None
+    ) -> int: ...
+
+
+def import_job_run(*, job_id: int, load_rows: RowLoader) -> ImportJob | None:
+    """Import the job's file in one transaction; safe to run twice (a finished or running job is left alone).
+
+    `load_rows` writes the parsed rows into the pool and returns how many (the use case above, which also
+    reserves their cost); this module keeps the job's lifecycle, its lock, progress and failure reports.
+    """
     job = ImportJob.objects.select_related("pool").filter(pk=job_id).first()
     if job is None or job.finished:
         return job
@@ -139,7 +150,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 rows = rows_from_upload(
                     name=job.file_name, file=cast(IO[bytes], reader), labels=job.pool.labels
                 )
-                created = tasks_import(
+                created = load_rows(
                     pool_id=job.pool_id,
                     rows=rows,
                     on_progress=lambda n: progress.update(
@@ -379,8 +390,6 @@ def webhooks_scan(*, completed_within: timedelta = timedelta(days=1)) -> int:
     Runs every few seconds from the scheduler rather than on each answer: the submit path stays free of
     webhook work, and the unique (webhook, event_key) index makes a repeated scan harmless.
     """
-    from tasks.dashboard import pool_stats
-
     webhooks = list(
         Webhook.objects.filter(is_active=True).only(
             "id", "requester_id", "events", "progress_step", "created_at"
@@ -399,7 +408,7 @@ def webhooks_scan(*, completed_within: timedelta = timedelta(days=1)) -> int:
             requester_id__in=requester_ids, status=PoolStatus.COMPLETED, closed_at__gte=since
         )
     )
-    stats = pool_stats(pool_ids=[p.pk for p in pools])
+    stats = pools_progress(pool_ids=[p.pk for p in pools])
     existing = set(
         WebhookDelivery.objects.filter(webhook__in=wanted, created_at__gte=since - timedelta(days=30))
         .filter(event__in=[WebhookEvent.POOL_PROGRESS, WebhookEvent.POOL_COMPLETED])

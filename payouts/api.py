@@ -19,6 +19,7 @@ from fairlabel.permissions import IsRequester, IsWorker, request_user
 from payouts import selectors, services
 from payouts.models import Withdrawal
 from tasks.selectors import pool_for_requester
+from workflows.reviews import answer_reject
 
 PAGE_SIZE = 50
 
@@ -154,7 +155,7 @@ class AnswerRejectView(APIView):
             raise ServiceError(
                 code="reason_required", message="Tell the worker why: a rejection needs a reason."
             )
-        answer = services.answer_reject(
+        answer = answer_reject(
             requester=request_user(request), answer_id=_answer_id(answer_id), reason=reason
         )
         return Response(_reviewed_json(answer))

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from fairlabel.errors import ServiceError
 from fairlabel.jobs import enqueue
-from fairlabel.money import fee_for, money_str, quantize
+from fairlabel.money import cost_per_answer, fee_for, money_str, quantize
 from fairlabel.sql import prepared_cursor
 from payouts.ledger_invariants import LedgerReport, ledger_report
 from payouts.models import (
@@ -53,6 +53,7 @@ from payouts.models import (
 )
 from payouts.providers import PayoutFailed, PayoutRequest, provider_for
 from tasks.models import Answer, AnswerStatus, Pool, PoolStatus, Task
+from tasks.services import golden_slots_for
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -322,6 +323,86 @@ def deposit_create(*, user: User, amount: Decimal, memo: str = "") -> LedgerTran
         )
 
 
+# -------------------------------------------------------------------------------------------- reservations
+
+
+def _short_of_money(*, exc: InsufficientFunds, needed: Decimal, message: str) -> ServiceError:
+    return ServiceError(
+        code="insufficient_funds",
+        message=message,
+        status_code=402,
+        details={"needed": money_str(needed), "available": money_str(exc.available)},
+    )
+
+
+def pool_reserve(*, pool: Pool, regular_slots: int) -> int:
+    """Move the cost of `regular_slots` answers (and their golden share) from the requester into the pool's
+    reservation, in the caller's transaction; returns the golden places paid for. 402 if the money is short."""
+    golden_slots = golden_slots_for(regular_slots=regular_slots, golden_rate=pool.golden_rate)
+    amount = cost_per_answer(pool.reward) * (regular_slots + golden_slots)
+    if amount > 0:
+        try:
+            ledger_post(
+                kind=TransactionKind.POOL_RESERVE,
+                legs=[
+                    (account_requester_available(user=pool.requester), -amount),
+                    (account_pool_reserved(pool=pool), amount),
+                ],
+                pool=pool,
+                memo=f"{regular_slots} answers and {golden_slots} golden answers at {money_str(pool.reward)}",
+            )
+        except InsufficientFunds as exc:
+            raise _short_of_money(
+                exc=exc,
+                needed=amount,
+                message=(
+                    f"Opening this needs {money_str(amount)} (rewards plus the platform fee) and your account "
+                    f"holds {money_str(exc.available)}. Deposit {money_str(amount - exc.available)} more."
+                ),
+            ) from exc
+    return golden_slots
+
+
+def pool_reserve_for_reward(*, pool: Pool, reward: Decimal, unpaid_places: int) -> None:
+    """Top the reservation up so that every unpaid place can be paid at `reward`, in the caller's transaction
+    (the one that raises the reward); 402 if the requester's money is short."""
+    reserved = pool_reservation_settle(pool=pool)
+    extra = cost_per_answer(reward) * unpaid_places - reserved.balance
+    if extra <= 0:
+        return
+    try:
+        ledger_post(
+            kind=TransactionKind.POOL_RESERVE,
+            legs=[(account_requester_available(user=pool.requester), -extra), (reserved, extra)],
+            pool=pool,
+            memo=f"reward raised to {money_str(reward)} for {unpaid_places} unpaid places",
+        )
+    except InsufficientFunds as exc:
+        raise _short_of_money(
+            exc=exc,
+            needed=extra,
+            message=(
+                f"Raising the reward to {money_str(reward)} needs {money_str(extra)} more for the "
+                f"{unpaid_places} places still to pay, and your account holds {money_str(exc.available)}."
+            ),
+        ) from exc
+
+
+def pool_reservation_release(*, pool: Pool, memo: str) -> None:
+    """What the reservation still holds goes back to the requester (a pool closing or completing)."""
+    reserved = pool_reservation_settle(pool=pool)
+    if reserved.balance > 0:
+        ledger_post(
+            kind=TransactionKind.POOL_RELEASE,
+            legs=[
+                (reserved, -reserved.balance),
+                (account_requester_available(user=pool.requester), reserved.balance),
+            ],
+            pool=pool,
+            memo=memo,
+        )
+
+
 # ------------------------------------------------------------------------------------------------ answers
 
 
@@ -419,7 +500,7 @@ def answers_accept_bulk(*, requester: User, pool: Pool) -> int:
 REJECT_REASON_MAX = 2000
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
     """Refuse an answer: its reward and fee go back to the pool, and so does the task's place.
 
@@ -480,10 +561,6 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
         memo=f"answer {answer.pk} rejected",
     )
     answer.status, answer.reviewed_at, answer.reject_reason = AnswerStatus.REJECTED, now, reason
-    # The worker sees the rejection with its reason and figures, and may appeal it (issue 7).
-    from fairness.services import decision_record_rejection
-
-    decision_record_rejection(answer=answer, reason=reason, requester=requester)
     return answer
 
 

@@ -18,6 +18,7 @@ from fairlabel.web import AuthedRequest, requester_required, worker_required
 from payouts import selectors, services
 from payouts.models import OPEN_WITHDRAWAL_STATUSES
 from tasks.selectors import pool_for_requester
+from workflows.reviews import answer_reject
 
 # ------------------------------------------------------------------------------------------------- workers
 
@@ -115,7 +116,7 @@ def review_decide(request: AuthedRequest, answer_id: int, decision: str) -> Http
             answer = services.answer_accept(requester=request.user, answer_id=answer_id)
             note = "Accepted: the worker is paid."
         else:
-            answer = services.answer_reject(
+            answer = answer_reject(
                 requester=request.user, answer_id=answer_id, reason=request.POST.get("reason", "")
             )
             note = "Rejected: the reward went back to the pool and the task to the queue."

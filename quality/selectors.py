@@ -205,7 +205,7 @@ def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
 
 def pool_unrestricted_sql() -> str:
     """Pools `p` that `%(worker)s` is not restricted from (by the pool's own or a platform-wide restriction),
-    as an SQL condition: part of the claim's one pool query (see tasks.selectors.pools_open_for_worker)."""
+    as an SQL condition: part of the claim's one pool query (see workflows.feed)."""
     return """
         NOT EXISTS (SELECT 1 FROM quality_restriction r
                     WHERE r.worker_id = %(worker)s AND r.lifted_at IS NULL

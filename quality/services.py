@@ -2,7 +2,7 @@
 
 Entry points from other apps (each a single call, so the submit and completion code stays readable):
 
-- `answer_recorded(answer=...)`, from tasks.services' submit transaction: applies the skill rule after a
+- `answer_recorded(answer=...)`, from the submit use case (workflows): applies the skill rule after a
   golden answer, checks dynamic overlap after a regular one, and asks for a (debounced) aggregation run.
 - `pool_ended(pool_id=...)`, from pool completion and closing: asks for the final run.
 """
@@ -24,7 +24,6 @@ from fairlabel.errors import ServiceError
 from fairlabel.jobs import enqueue, enqueue_on_commit
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
-from fairness.services import decision_record_restriction, decision_reverse_for_restriction
 from quality import estimate
 from quality.loading import pool_raw_answers, results_write
 from quality.models import (
@@ -55,16 +54,19 @@ MAX_REASON = 2000
 # ------------------------------------------------------------------------------------- submit-time hooks
 
 
-def answer_recorded(*, answer: Answer) -> None:
-    """Called inside the submit transaction, after the worker's pool stats were updated."""
+def answer_recorded(*, answer: Answer) -> Restriction | None:
+    """Called inside the submit transaction, after the worker's pool stats were updated; returns the
+    restriction the answer brought about, if any, for the caller to record as a decision."""
     pool = answer.pool
+    restriction = None
     if answer.is_golden:
-        restriction_check_after_golden(worker=answer.worker, pool=pool)
+        restriction = restriction_check_after_golden(worker=answer.worker, pool=pool)
     elif pool.target_confidence is not None:
         task_stop_if_confident(task_id=answer.task_id, pool=pool)
     # robust: the answer is committed by then; a failure to ask for a run must not turn into an error for
     # the worker (the safety job notices answers newer than the results).
     transaction.on_commit(partial(pool_aggregation_request, pool_id=pool.pk), robust=True)
+    return restriction
 
 
 def pool_ended(*, pool_id: int) -> None:
@@ -116,8 +118,6 @@ def restriction_check_after_golden(*, worker: User, pool: Pool) -> Restriction |
                 reason=skill_reason(verdict, counted_since=counted_since),
                 figures=skill_figures(verdict, counted_since=counted_since),
             )
-            # The worker sees it as a decision with its reason and figures, and may appeal (issue 7).
-            decision_record_restriction(restriction=restriction)
             return restriction
     except IntegrityError:
         return None
@@ -132,9 +132,9 @@ def _clean_reason(reason: str, *, what: str) -> str:
     return cleaned
 
 
-@transaction.atomic
 def restriction_impose(*, worker: User, pool: Pool | None, reason: str, staff: User) -> Restriction:
-    """Staff keep a worker out of one pool (or, with pool None, out of every pool), saying why."""
+    """Staff keep a worker out of one pool (or, with pool None, out of every pool), saying why; in the
+    caller's transaction, which records the decision the worker sees."""
     if not staff.is_staff:
         raise ServiceError(
             code="permission_denied", message="Only staff can restrict workers.", status_code=403
@@ -163,7 +163,6 @@ def restriction_impose(*, worker: User, pool: Pool | None, reason: str, staff: U
                 figures=figures,
                 created_by=staff,
             )
-            decision_record_restriction(restriction=restriction)
             return restriction
     except IntegrityError:
         raise ServiceError(
@@ -173,9 +172,9 @@ def restriction_impose(*, worker: User, pool: Pool | None, reason: str, staff: U
         ) from None
 
 
-@transaction.atomic
 def restriction_lift(*, restriction_id: int, reason: str, staff: User) -> Restriction:
-    """Staff lift a restriction, saying why. The skill rule then counts only golden answers given after now."""
+    """Staff lift a restriction, saying why, in the caller's transaction (which reverses its decision). The
+    skill rule then counts only golden answers given after now."""
     if not staff.is_staff:
         raise ServiceError(
             code="permission_denied", message="Only staff can lift restrictions.", status_code=403
@@ -201,7 +200,6 @@ def restriction_lift(*, restriction_id: int, reason: str, staff: User) -> Restri
     restriction.lift_reason = text
     restriction.lift_figures = lift_figures
     restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason", "lift_figures"])
-    decision_reverse_for_restriction(restriction_id=restriction.pk, at=restriction.lifted_at)
     return restriction
 
 

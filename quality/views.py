@@ -12,11 +12,12 @@ from django.views.decorators.http import require_POST
 from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.web import AuthedRequest, staff_required, worker_required
-from quality import selectors, services
+from quality import selectors
 from quality.forms import ImposeForm, ReasonForm
 from quality.heatmap import heat_rows
 from quality.models import Restriction
 from tasks.models import Pool
+from workflows import reviews
 
 # ---------------------------------------------------------------------------------------------- worker
 
@@ -94,7 +95,7 @@ def staff_restrict(request: AuthedRequest, worker_id: int) -> HttpResponse:
         messages.error(request, "Choose a pool and give a reason: the worker reads it.")
         return redirect("staff-quality-worker", worker_id=worker_id)
     try:
-        services.restriction_impose(
+        reviews.restriction_impose(
             worker=review.worker,
             pool=form.cleaned_data["pool"],
             reason=form.cleaned_data["reason"],
@@ -117,7 +118,7 @@ def staff_lift(request: AuthedRequest, restriction_id: int) -> HttpResponse:
         messages.error(request, "Give a reason for lifting the restriction: the worker reads it.")
         return redirect("staff-quality-worker", worker_id=restriction.worker_id)
     try:
-        services.restriction_lift(
+        reviews.restriction_lift(
             restriction_id=restriction.pk, reason=form.cleaned_data["reason"], staff=request.user
         )
         messages.success(request, "Restriction lifted. Golden answers from now on count afresh.")

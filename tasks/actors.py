@@ -3,11 +3,12 @@
 import dramatiq
 
 from tasks import services
+from workflows.pools import pool_complete_if_done
 
 
 @dramatiq.actor(max_retries=5)
 def pool_check_completion(pool_id: int) -> None:
-    services.pool_complete_if_done(pool_id=pool_id)
+    pool_complete_if_done(pool_id=pool_id)
 
 
 @dramatiq.actor(max_retries=0)
@@ -22,4 +23,4 @@ def pools_tidy() -> None:
     from tasks.models import Pool, PoolStatus
 
     for pool_id in Pool.objects.filter(status=PoolStatus.OPEN).values_list("pk", flat=True):
-        services.pool_complete_if_done(pool_id=pool_id)
+        pool_complete_if_done(pool_id=pool_id)

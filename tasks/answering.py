@@ -2,7 +2,7 @@
 
 Each is one hand-written statement (the write is one statement with data-modifying CTEs), because the submit
 is half of every task a worker does: through the ORM the same work was five queries and most of a request's
-Python (docs/benchmarks.md, "Assignment"). The rules (which statuses may be submitted, which labels, what is correct) stay in tasks.services.
+Python (docs/benchmarks.md, "Assignment"). The rules (which statuses may be submitted, which labels, what is correct) stay in tasks.services (answer_record).
 """
 
 from __future__ import annotations

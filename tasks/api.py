@@ -18,10 +18,13 @@ from fairlabel.numbers import parse_id
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, IsWorker, request_user
 from payouts.selectors import balance_for_user
+from quality.selectors import results_for_pool
 from tasks import selectors, services
 from tasks.exports import parse_format, stream_rows
 from tasks.importing import rows_from_json, rows_from_upload
 from tasks.serializers import PoolCreateSerializer, assignment_json, pool_json
+from workflows import assignments
+from workflows import pools as pool_flows
 
 PAGE_SIZE = 50
 
@@ -175,7 +178,7 @@ class PoolTasksView(APIView):
                 code="invalid_upload",
                 message='Send JSON {"tasks": [...]} or a multipart form with a .csv, .jsonl or .json "file".',
             )
-        created = services.tasks_add(pool=pool, rows=rows)
+        created = pool_flows.tasks_add(pool=pool, rows=rows)
         return Response({"created": created}, status=status.HTTP_201_CREATED)
 
 
@@ -185,7 +188,7 @@ class PoolOpenView(APIView):
     @extend_schema(request=None, responses=_pool_response)
     def post(self, request: Request, pool_id: str) -> Response:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
-        return Response(pool_json(services.pool_open(pool=pool)))
+        return Response(pool_json(pool_flows.pool_open(pool=pool)))
 
 
 class PoolCloseView(APIView):
@@ -194,7 +197,7 @@ class PoolCloseView(APIView):
     @extend_schema(request=None, responses=_pool_response)
     def post(self, request: Request, pool_id: str) -> Response:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
-        return Response(pool_json(services.pool_close(pool=pool)))
+        return Response(pool_json(pool_flows.pool_close(pool=pool)))
 
 
 _format_param = OpenApiParameter("format", str, enum=["json", "csv", "jsonl"])
@@ -240,7 +243,7 @@ class PoolResultsView(APIView):
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         fmt = parse_format(request.query_params.get("format"))
         return stream_rows(
-            rows=selectors.results_rows(pool=pool, method=request.query_params.get("method")),
+            rows=results_for_pool(pool=pool, method=request.query_params.get("method")),
             columns=selectors.RESULT_COLUMNS,
             fmt=fmt,
             filename=f"pool-{pool.pk}-results",
@@ -260,7 +263,7 @@ class AssignmentNextView(APIView):
         pool_id = request.data.get("pool") if isinstance(request.data, dict) else None
         if pool_id is not None and (isinstance(pool_id, bool) or not isinstance(pool_id, int)):
             raise ServiceError(code="invalid_request", message="pool must be a pool id (a whole number).")
-        assignment = services.assignment_next(worker=request_user(request), pool_id=pool_id)
+        assignment = assignments.assignment_next(worker=request_user(request), pool_id=pool_id)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(assignment_json(assignment))
@@ -293,7 +296,7 @@ class AssignmentSubmitView(APIView):
             raise ServiceError(
                 code="invalid_label", message="label must be one of the pool's labels (a string)."
             )
-        answer = services.assignment_submit(
+        answer = assignments.assignment_submit(
             worker=request_user(request), assignment_id=_assignment_id(assignment_id), label=label
         )
         return Response(

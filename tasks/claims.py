@@ -91,7 +91,7 @@ def expire(*, assignment: Assignment) -> None:
 def claim_in_pool(*, pool: Pool, worker: User, now: datetime, counts: tuple[int, int]) -> Assignment | None:
     """A new assignment for the worker in this pool (golden when due), or None if the pool has nothing for them.
 
-    `counts` is the worker's (claimed, golden_claimed) in the pool, as tasks.selectors.pools_open_for_worker
+    `counts` is the worker's (claimed, golden_claimed) in the pool, as tasks.selectors.pools_open_with_counts
     brings them. Call it after `assignment_held` found nothing. Outside a transaction the claim statement
     commits by itself (it is the whole claim, so no BEGIN and COMMIT round trips); inside the caller's
     transaction it runs under a savepoint, so a claim refused by a unique index leaves that transaction usable.

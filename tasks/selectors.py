@@ -5,21 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import CharField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from fairlabel.numbers import parse_id
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
-from fairness.selectors import PoolFairness, fairness_for_pools, pool_fair_for_worker_sql
-from quality.selectors import pool_unrestricted_sql, results_for_pool
 from tasks.content import image_field_blocked, image_field_source, task_html_clean
 from tasks.models import Answer, Assignment, Pool, PoolStatus, Task
 
@@ -42,42 +37,50 @@ SELECT {columns}, COALESCE(s.claimed, 0) AS worker_claimed, COALESCE(s.golden_cl
 FROM tasks_pool p
 LEFT JOIN tasks_workerpoolstats s ON s.pool_id = p.id AND s.worker_id = %(worker)s
 WHERE p.status = %(open)s {one_pool}
-  AND {fair}
-  AND {unrestricted}
+  {conditions}
 ORDER BY p.priority DESC, p.id
 """
 
 
-def pools_open_for_worker(
-    *, worker: User, pool_id: int | None = None, now: datetime | None = None
-) -> list[Pool]:
-    """The open pools this worker may take tasks from, highest priority first: the one place that decides it."""
-    return [pool for pool, _ in pools_open_with_counts(worker=worker, pool_id=pool_id, now=now)]
+@dataclass(frozen=True)
+class PoolCondition:
+    """An SQL condition on the pool `p` for the worker `%(worker)s`, with its own named parameters: how the
+    apps above tasks (fair work, quality) say which open pools a worker may not take from."""
+
+    sql: str
+    params: dict[str, Any]
 
 
 def pools_open_with_counts(
-    *, worker: User, pool_id: int | None = None, now: datetime | None = None
+    *, worker: User, conditions: list[PoolCondition], pool_id: int | None = None
 ) -> list[tuple[Pool, tuple[int, int]]]:
-    """`pools_open_for_worker`, each pool with the worker's (claimed, golden_claimed) in it: the claim needs
-    them to place golden items, and reading them here saves it a query.
-
-    Fair work (issue 7: blocks, the pay floor, content warnings, the daily cap) and quality (issue 4:
-    restrictions) each contribute their condition to this one query.
-    """
-    fair, fair_params = pool_fair_for_worker_sql(now=now or timezone.now())
+    """The open pools this worker may take tasks from under `conditions`, highest priority first, each with
+    the worker's (claimed, golden_claimed) in it: the claim needs them to place golden items, and reading them
+    here saves it a query. One statement, however many conditions."""
     sql = _POOLS_OPEN_SQL.format(
         columns=select_list(Pool, "p"),
         one_pool="AND p.id = %(pool)s" if pool_id is not None else "",
-        fair=fair,
-        unrestricted=pool_unrestricted_sql(),
+        conditions="".join(f"AND {condition.sql}\n  " for condition in conditions),
     )
-    params = {"worker": worker.pk, "open": PoolStatus.OPEN.value, **fair_params}
+    params: dict[str, Any] = {"worker": worker.pk, "open": PoolStatus.OPEN.value}
+    for condition in conditions:
+        params.update(condition.params)
     if pool_id is not None:
         params["pool"] = pool_id
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [(from_row(Pool, row[:-2]), (int(row[-2]), int(row[-1]))) for row in rows]
+
+
+def pools_tasks_left(*, pool_ids: list[int]) -> dict[int, int]:
+    """Regular tasks with a free place, per pool."""
+    return dict(
+        Task.objects.filter(pool_id__in=pool_ids, golden_label__isnull=True, remaining__gt=0)
+        .values("pool_id")
+        .annotate(n=Count("id"))
+        .values_list("pool_id", "n")
+    )
 
 
 @dataclass(frozen=True)
@@ -92,59 +95,30 @@ class Progress:
         return int(100 * self.completed / self.tasks) if self.tasks else 0
 
 
-def pool_progress(*, pool: Pool) -> Progress:
-    counts = Task.objects.filter(pool=pool).aggregate(
-        tasks=Count("id", filter=Q(golden_label__isnull=True)),
-        golden=Count("id", filter=Q(golden_label__isnull=False)),
-        completed=Count("id", filter=Q(golden_label__isnull=True, answers_count__gte=F("max_answers"))),
-        answers=Sum("answers_count"),
-    )
-    return Progress(
-        tasks=counts["tasks"],
-        golden=counts["golden"],
-        completed=counts["completed"],
-        answers=counts["answers"] or 0,
-    )
-
-
-@dataclass(frozen=True)
-class FeedPool:
-    pool: Pool
-    tasks_left: int
-    hourly_estimate: Decimal | None
-    # Pay against the floor, the requester's rating and review speed (issue 7).
-    fairness: PoolFairness | None = None
-
-
-def feed_for_worker(*, worker: User) -> list[FeedPool]:
-    """Open pools with work left for this worker, with an honest pay-per-hour estimate once answers exist.
-
-    The estimate comes from the pool's cached pay measurement (fairness.PoolPay, refreshed by a periodic job),
-    so the feed costs the same few queries however many answers its pools hold.
-    """
-    pools = pools_open_for_worker(worker=worker)
-    if not pools:
-        return []
-    ids = [p.pk for p in pools]
-    left = dict(
-        Task.objects.filter(pool_id__in=ids, golden_label__isnull=True, remaining__gt=0)
+def pools_progress(*, pool_ids: list[int]) -> dict[int, Progress]:
+    """Progress of many pools in one grouped query; a pool without tasks shows zeros."""
+    regular = Q(golden_label__isnull=True)
+    rows = (
+        Task.objects.filter(pool_id__in=pool_ids)
         .values("pool_id")
-        .annotate(n=Count("id"))
-        .values_list("pool_id", "n")
-    )
-    fair = fairness_for_pools(pools=pools)
-    feed = []
-    for pool in pools:
-        figures = fair[pool.pk]
-        feed.append(
-            FeedPool(
-                pool=pool,
-                tasks_left=left.get(pool.pk, 0),
-                hourly_estimate=figures.effective_hourly_pay,
-                fairness=figures,
-            )
+        .annotate(
+            n_tasks=Count("id", filter=regular),
+            n_golden=Count("id", filter=~regular),
+            n_completed=Count("id", filter=regular & Q(answers_count__gte=F("max_answers"))),
+            n_answers=Sum("answers_count"),
         )
-    return [item for item in feed if item.tasks_left > 0]
+        .order_by()
+        .values_list("pool_id", "n_tasks", "n_golden", "n_completed", "n_answers")
+    )
+    found = {
+        pool_id: Progress(tasks=tasks, golden=golden, completed=completed, answers=answers or 0)
+        for pool_id, tasks, golden, completed, answers in rows
+    }
+    return {pk: found.get(pk, Progress(tasks=0, golden=0, completed=0, answers=0)) for pk in pool_ids}
+
+
+def pool_progress(*, pool: Pool) -> Progress:
+    return pools_progress(pool_ids=[pool.pk])[pool.pk]
 
 
 @dataclass(frozen=True)
@@ -214,12 +188,3 @@ def answers_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
             "submitted_at": submitted,
             "duration_ms": duration_ms,
         }
-
-
-def results_rows(*, pool: Pool, method: str | None = None) -> Iterator[dict[str, Any]]:
-    """One row per regular task, in task id order: the aggregated label, its confidence and the answers.
-
-    The pool's method (default Dawid-Skene seeded with the golden items) or `method` (ds, mv, wawa); see
-    quality.selectors.results_for_pool. An unknown method raises ServiceError before any row is read.
-    """
-    return results_for_pool(pool=pool, method=method)

@@ -1,4 +1,9 @@
-"""Writes for pools, tasks and assignments."""
+"""Writes for pools, tasks and assignments: the only code that changes a task's places.
+
+Nothing here touches money, quality or fair work. Where a write needs them (opening a pool reserves its cost, an
+answer is paid and scored), the use case in `workflows` calls these functions inside its own transaction, and
+the functions that say "in the caller's transaction" open none of their own.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from fairlabel.jobs import enqueue_on_commit
-from fairlabel.money import cost_per_answer, money_str
-from fairness.services import pool_floor_top_up, pool_pay_measure
-from payouts.models import TransactionKind
-from payouts.services import (
-    InsufficientFunds,
-    account_pool_reserved,
-    account_requester_available,
-    answer_credit,
-    ledger_post,
-    pool_reservation_settle,
-)
-from quality import services as quality_services
 from tasks import answering, claims
 from tasks.importing import TaskRow
 from tasks.models import (
@@ -99,42 +92,19 @@ def golden_slots_for(*, regular_slots: int, golden_rate: float) -> int:
     return math.ceil(regular_slots * golden_rate / (1 - golden_rate))
 
 
-def _reserve(*, pool: Pool, regular_slots: int) -> int:
-    """Move the cost of `regular_slots` answers (and their golden share) into the pool's reservation."""
-    golden_slots = golden_slots_for(regular_slots=regular_slots, golden_rate=pool.golden_rate)
-    amount = cost_per_answer(pool.reward) * (regular_slots + golden_slots)
-    if amount > 0:
-        requester_account = account_requester_available(user=pool.requester)
-        try:
-            ledger_post(
-                kind=TransactionKind.POOL_RESERVE,
-                legs=[(requester_account, -amount), (account_pool_reserved(pool=pool), amount)],
-                pool=pool,
-                memo=f"{regular_slots} answers and {golden_slots} golden answers at {money_str(pool.reward)}",
-            )
-        except InsufficientFunds as exc:
-            raise ServiceError(
-                code="insufficient_funds",
-                message=(
-                    f"Opening this needs {money_str(amount)} (rewards plus the platform fee) and your account "
-                    f"holds {money_str(exc.available)}. Deposit {money_str(amount - exc.available)} more."
-                ),
-                status_code=402,
-                details={"needed": money_str(amount), "available": money_str(exc.available)},
-            ) from exc
-    return golden_slots
+@dataclass(frozen=True)
+class TasksAdded:
+    """`regular_slots`: answers the new regular tasks need, which an open pool must reserve the cost of."""
+
+    pool: Pool
+    created: int
+    regular_slots: int
 
 
-@transaction.atomic
-def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
-    """Insert tasks all or nothing; in an open pool their cost is reserved in the same transaction."""
-    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
-    if pool.status not in (PoolStatus.DRAFT, PoolStatus.OPEN):
-        raise ServiceError(
-            code="pool_not_editable",
-            message=f"Tasks can be added to a draft or open pool; this one is {pool.status}.",
-            status_code=409,
-        )
+def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> TasksAdded:
+    """Insert tasks, in the caller's transaction (all or nothing with the reservation of their cost)."""
+    pool = _locked_pool(pool)
+    _refuse_unless_takes_tasks(pool)
     created = regular = 0
     batch: list[Task] = []
     for row in rows:
@@ -157,15 +127,21 @@ def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
     if batch:
         Task.objects.bulk_create(batch)
         created += len(batch)
-    if pool.status == PoolStatus.OPEN and regular:
-        golden_slots = _reserve(pool=pool, regular_slots=regular * pool.overlap)
+    return TasksAdded(pool=pool, created=created, regular_slots=regular * pool.overlap)
+
+
+def pool_golden_slots_add(*, pool: Pool, golden_slots: int) -> None:
+    """Golden places paid for alongside new regular ones (in the transaction that reserved their cost)."""
+    if golden_slots:
         Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + golden_slots)
-    return created
 
 
-@transaction.atomic
-def pool_open(*, pool: Pool) -> Pool:
-    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
+def pool_regular_slots_to_open(*, pool: Pool) -> tuple[Pool, int]:
+    """Lock a draft pool about to open and count the regular answers whose cost opening reserves.
+
+    In the caller's transaction; refuses a pool that is not a draft or has no regular task.
+    """
+    pool = _locked_pool(pool)
     if pool.status != PoolStatus.DRAFT:
         raise ServiceError(
             code="invalid_status",
@@ -180,25 +156,16 @@ def pool_open(*, pool: Pool) -> Pool:
         raise ServiceError(
             code="no_tasks", message="Upload at least one regular (non-golden) task before opening."
         )
-    pool.golden_slots_left = _reserve(pool=pool, regular_slots=regular_slots)
+    return pool, regular_slots
+
+
+def pool_mark_open(*, pool: Pool, golden_slots: int) -> Pool:
+    """The pool from `pool_regular_slots_to_open` goes live, its reservation made (in the same transaction)."""
+    pool.golden_slots_left = golden_slots
     pool.status = PoolStatus.OPEN
     pool.opened_at = timezone.now()
     pool.save(update_fields=["golden_slots_left", "status", "opened_at"])
     return pool
-
-
-def _release_reservation(*, pool: Pool, memo: str) -> None:
-    reserved = pool_reservation_settle(pool=pool)
-    if reserved.balance > 0:
-        ledger_post(
-            kind=TransactionKind.POOL_RELEASE,
-            legs=[
-                (reserved, -reserved.balance),
-                (account_requester_available(user=pool.requester), reserved.balance),
-            ],
-            pool=pool,
-            memo=memo,
-        )
 
 
 def _cancel_active_assignments(*, pool: Pool) -> None:
@@ -207,82 +174,35 @@ def _cancel_active_assignments(*, pool: Pool) -> None:
     Assignment.objects.filter(pk__in=[a.pk for a in active]).update(status=AssignmentStatus.CANCELLED)
 
 
-@transaction.atomic
-def pool_close(*, pool: Pool) -> Pool:
-    """Stop serving the pool and return whatever its reservation still holds to the requester."""
-    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
+def pool_mark_closed(*, pool: Pool) -> Pool | None:
+    """Stop serving the pool and cancel its assignments in flight, in the caller's transaction; None when the
+    pool had already ended (closing twice does nothing)."""
+    pool = _locked_pool(pool)
     if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
-        return pool
+        return None
     pool.status = PoolStatus.CLOSED
     pool.closed_at = timezone.now()
     pool.save(update_fields=["status", "closed_at"])
     _cancel_active_assignments(pool=pool)
-    # Workers paid under the floor are topped up from the reservation before the rest goes back (issue 7).
-    pool_floor_top_up(pool=pool)
-    _release_reservation(pool=pool, memo="pool closed: unused reservation returned")
-    quality_services.pool_ended(pool_id=pool.pk)
     return pool
 
 
-@transaction.atomic
-def pool_complete_if_done(*, pool_id: int) -> bool:
-    """Mark an open pool completed once every regular task has all its answers; safe to run any number of times."""
+def pool_mark_completed_if_done(*, pool_id: int) -> Pool | None:
+    """Mark an open pool completed once every regular task has all its answers, in the caller's transaction;
+    None when it is not open or not done. Safe to run any number of times."""
     pool = Pool.objects.select_for_update(no_key=True).filter(pk=pool_id, status=PoolStatus.OPEN).first()
     if pool is None:
-        return False
+        return None
     if Task.objects.filter(pool=pool, golden_label__isnull=True, answers_count__lt=F("max_answers")).exists():
-        return False
+        return None
     pool.status = PoolStatus.COMPLETED
     pool.closed_at = timezone.now()
     pool.save(update_fields=["status", "closed_at"])
     _cancel_active_assignments(pool=pool)
-    pool_floor_top_up(pool=pool)
-    _release_reservation(pool=pool, memo="pool completed: unused reservation returned")
-    quality_services.pool_ended(pool_id=pool.pk)
-    return True
+    return pool
 
 
 # ---------------------------------------------------------------------------------------------- assignment
-
-
-def assignment_next(*, worker: User, pool_id: int | None = None) -> Assignment | None:
-    """The worker's current assignment, or a new one from the open pools they may work on, or None."""
-    return _assignment_next(worker=worker, pool_id=pool_id, prefer_pool_id=None)
-
-
-def _assignment_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None) -> Assignment | None:
-    try:
-        return _claim_next(worker=worker, pool_id=pool_id, prefer_pool_id=prefer_pool_id)
-    except IntegrityError:
-        # Two requests of the same worker claimed at once (a double click, two tabs): the unique indexes let
-        # one of them commit; the other is given that assignment rather than an error.
-        with transaction.atomic():
-            held = claims.assignment_held(worker=worker, now=timezone.now())
-        if held is None:
-            raise
-        return held
-
-
-def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None) -> Assignment | None:
-    # No transaction around these reads: each claim is atomic by itself (tasks.claims.claim_in_pool), and one
-    # taken after a pool changed under the list is checked against the pool again inside the claim.
-    from tasks.selectors import pools_open_with_counts
-
-    now = timezone.now()
-    held = claims.assignment_held(worker=worker, now=now)
-    if held is not None:
-        return held
-    # The one place that decides which pools a worker may take from (status, fairness, quality restrictions).
-    pools = pools_open_with_counts(worker=worker, pool_id=pool_id, now=now)
-    if prefer_pool_id is not None:
-        pools.sort(
-            key=lambda item: item[0].pk != prefer_pool_id
-        )  # stable: the others keep their priority order
-    for pool, counts in pools:
-        assignment = claims.claim_in_pool(pool=pool, worker=worker, now=now, counts=counts)
-        if assignment is not None:
-            return assignment
-    return None
 
 
 def _locked_assignment(*, worker: User, assignment_id: int) -> Assignment:
@@ -317,8 +237,9 @@ def _refuse_if_not_active(assignment: Assignment, now: Any) -> bool:
     return assignment.expires_at <= now
 
 
-@transaction.atomic
-def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
+def answer_record(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
+    """Write the worker's answer and update the task's places and the worker's counters, in the caller's
+    transaction (the submit use case, which pays and scores the answer in the same one)."""
     now = timezone.now()
     assignment = _locked_assignment(worker=worker, assignment_id=assignment_id)
     if _refuse_if_not_active(assignment, now):
@@ -351,38 +272,8 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
         reward=pool.reward,
     )
     answering.answer_write(answer=answer)
-    # Skill rule after a golden answer, dynamic overlap after a regular one, debounced aggregation.
-    quality_services.answer_recorded(answer=answer)
-    # Never refused for want of money: the claim took a place the reservation paid for, and a close or a
-    # completion cancels active assignments (waiting for submits in flight) before releasing it.
-    answer_credit(answer=answer, pool=pool)
     task_done = not is_golden and task.answers_count + 1 >= task.max_answers
     return SubmitOutcome(answer=answer, answer_completed_task=task_done)
-
-
-def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer:
-    """Record the answer and credit its reward in one transaction; 410 for an expired assignment."""
-    outcome = _submit(worker=worker, assignment_id=assignment_id, label=label)
-    if outcome.answer is None:
-        raise ServiceError(
-            code="expired",
-            message="This assignment expired before it was submitted; the task went to someone else.",
-            status_code=410,
-        )
-    if outcome.answer_completed_task:
-        enqueue_on_commit("pool_check_completion", outcome.answer.pool_id)
-    return outcome.answer
-
-
-def assignment_submit_and_next(
-    *, worker: User, assignment_id: int, label: str
-) -> tuple[Answer, Assignment | None]:
-    """Submit, then claim the next task (same pool first, then any pool), so the annotator needs no second request.
-
-    Two transactions: the answer is committed and paid before the claim, whatever becomes of the claim.
-    """
-    answer = assignment_submit(worker=worker, assignment_id=assignment_id, label=label)
-    return answer, _assignment_next(worker=worker, pool_id=None, prefer_pool_id=answer.pool_id)
 
 
 @transaction.atomic
@@ -435,8 +326,8 @@ def tasks_import(
     rows: Iterable[TaskRow],
     on_progress: Callable[[int], None] | None = None,
     progress_every: int = 20_000,
-) -> int:
-    """Insert a large upload all or nothing: COPY on PostgreSQL, and the cost reserved as `tasks_add` does.
+) -> TasksAdded:
+    """Insert a large upload with COPY, all or nothing with the reservation of its cost (as `tasks_add`).
 
     Runs inside the caller's transaction (the import job's), so a bad row anywhere, or a crash, leaves nothing.
     The pool is not locked while rows stream in, only at the end to re-check its status and reserve: a lock
@@ -449,10 +340,7 @@ def tasks_import(
     created, regular = _copy_tasks(pool=pool, rows=rows, on_progress=on_progress, every=progress_every)
     pool = Pool.objects.select_for_update(no_key=True).get(pk=pool_id)
     _refuse_unless_takes_tasks(pool)
-    if pool.status == PoolStatus.OPEN and regular:
-        golden_slots = _reserve(pool=pool, regular_slots=regular * pool.overlap)
-        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + golden_slots)
-    return created
+    return TasksAdded(pool=pool, created=created, regular_slots=regular * pool.overlap)
 
 
 def _refuse_unless_takes_tasks(pool: Pool) -> None:
@@ -574,15 +462,10 @@ def pool_set_priority(*, pool: Pool, priority: int) -> Pool:
 # ------------------------------------------------------------------------------------------ reward (issue 7)
 
 
-@transaction.atomic
-def pool_set_reward(*, pool: Pool, reward: Decimal) -> Pool:
-    """Change the reward per answer. In a running pool it can only go up, and the extra cost of every place
-    still unpaid (free places, golden places, tasks in hand) is reserved now, or the change is refused (402).
-
-    Raising the reward is how a requester brings a pool below the pay floor back to the feed: the pay is
-    re-measured in the same transaction.
-    """
-    pool = Pool.objects.select_for_update(no_key=True).get(pk=pool.pk)
+def pool_reward_change_allowed(*, pool: Pool, reward: Decimal) -> Pool:
+    """Lock the pool and refuse a reward it cannot take, in the caller's transaction: a running pool's reward
+    can only go up (workers chose it for the reward it showed), an ended pool's not at all."""
+    pool = _locked_pool(pool)
     if reward <= 0:
         raise ServiceError(code="invalid_request", message="The reward must be greater than zero.")
     if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
@@ -597,37 +480,17 @@ def pool_set_reward(*, pool: Pool, reward: Decimal) -> Pool:
             message="A running pool's reward can only go up: workers chose it for the reward it showed.",
             status_code=409,
         )
-    if pool.status != PoolStatus.DRAFT and reward > pool.reward:
-        unpaid = (
-            (
-                Task.objects.filter(pool=pool, golden_label__isnull=True).aggregate(n=Sum("remaining"))["n"]
-                or 0
-            )
-            + pool.golden_slots_left
-            + Assignment.objects.filter(pool=pool, status=AssignmentStatus.ACTIVE).count()
-        )
-        reserved = pool_reservation_settle(pool=pool)
-        extra = cost_per_answer(reward) * unpaid - reserved.balance
-        if extra > 0:
-            try:
-                ledger_post(
-                    kind=TransactionKind.POOL_RESERVE,
-                    legs=[(account_requester_available(user=pool.requester), -extra), (reserved, extra)],
-                    pool=pool,
-                    memo=f"reward raised to {money_str(reward)} for {unpaid} unpaid places",
-                )
-            except InsufficientFunds as exc:
-                raise ServiceError(
-                    code="insufficient_funds",
-                    message=(
-                        f"Raising the reward to {money_str(reward)} needs {money_str(extra)} more for the "
-                        f"{unpaid} places still to pay, and your account holds {money_str(exc.available)}."
-                    ),
-                    status_code=402,
-                    details={"needed": money_str(extra), "available": money_str(exc.available)},
-                ) from exc
+    return pool
+
+
+def pool_unpaid_places(*, pool: Pool) -> int:
+    """Answers the pool may still pay for: free regular places, golden places and tasks in workers' hands."""
+    free = Task.objects.filter(pool=pool, golden_label__isnull=True).aggregate(n=Sum("remaining"))["n"] or 0
+    in_hand = Assignment.objects.filter(pool=pool, status=AssignmentStatus.ACTIVE).count()
+    return free + pool.golden_slots_left + in_hand
+
+
+def pool_reward_save(*, pool: Pool, reward: Decimal) -> Pool:
     pool.reward = reward
     pool.save(update_fields=["reward"])
-    if pool.status != PoolStatus.DRAFT:
-        pool_pay_measure(pool=pool)
     return pool

@@ -21,11 +21,13 @@ from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
+from quality.selectors import results_for_pool
 from tasks import charts, dashboard, selectors, services
 from tasks.exports import parse_format, stream_rows
 from tasks.forms import PoolForm, UploadForm
 from tasks.importing import rows_from_upload
 from tasks.models import Pool, PoolStatus
+from workflows import pools as pool_flows
 
 STATUS_FILTERS = [("", "All"), *PoolStatus.choices]
 
@@ -187,7 +189,7 @@ def pool_upload(request: AuthedRequest, pool_id: int) -> HttpResponse:
                 request, f"{upload.name} is being imported in the background: see its progress below."
             )
         else:
-            created = services.tasks_add(
+            created = pool_flows.tasks_add(
                 pool=pool, rows=rows_from_upload(name=upload.name, file=upload.file, labels=pool.labels)
             )
             messages.success(request, f"{created} tasks imported from {upload.name}.")
@@ -209,7 +211,7 @@ def _pool_action(request: AuthedRequest, pool_id: int, action: Any, success: str
 @require_POST
 @requester_required
 def pool_open(request: AuthedRequest, pool_id: int) -> HttpResponse:
-    return _pool_action(request, pool_id, services.pool_open, "The pool is open: workers can see it now.")
+    return _pool_action(request, pool_id, pool_flows.pool_open, "The pool is open: workers can see it now.")
 
 
 @require_POST
@@ -235,7 +237,7 @@ def pool_close(request: AuthedRequest, pool_id: int) -> HttpResponse:
     return _pool_action(
         request,
         pool_id,
-        services.pool_close,
+        pool_flows.pool_close,
         "The pool is closed and its unused reservation is back in your balance.",
     )
 
@@ -261,7 +263,7 @@ def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> StreamingH
     if kind == "answers":
         rows, columns = selectors.answers_rows(pool=pool), selectors.ANSWER_COLUMNS
     else:
-        rows, columns = selectors.results_rows(pool=pool), selectors.RESULT_COLUMNS
+        rows, columns = results_for_pool(pool=pool), selectors.RESULT_COLUMNS
     response = stream_rows(rows=rows, columns=columns, fmt=fmt, filename=f"pool-{pool.pk}-{kind}")
     response["Content-Disposition"] = f'attachment; filename="pool-{pool.pk}-{kind}.{fmt}"'
     return response

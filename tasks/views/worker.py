@@ -17,13 +17,15 @@ from fairlabel.web import AuthedRequest, worker_required
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
 from tasks.models import AnswerStatus, Assignment
+from workflows import assignments
+from workflows.feed import feed_for_worker
 
 # ------------------------------------------------------------------------------------------------- workers
 
 
 @worker_required
 def feed(request: AuthedRequest) -> HttpResponse:
-    return render(request, "tasks/feed.html", {"items": selectors.feed_for_worker(worker=request.user)})
+    return render(request, "tasks/feed.html", {"items": feed_for_worker(worker=request.user)})
 
 
 def _task_context(request: AuthedRequest, assignment: Assignment | None) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def _pool_param(request: AuthedRequest) -> int | None:
 @worker_required
 def work(request: AuthedRequest) -> HttpResponse:
     """The annotator page: the worker's current task, or a new one."""
-    assignment = services.assignment_next(worker=request.user, pool_id=_pool_param(request))
+    assignment = assignments.assignment_next(worker=request.user, pool_id=_pool_param(request))
     return render(request, "tasks/work.html", _task_context(request, assignment))
 
 
@@ -53,7 +55,7 @@ def work_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     """Submit, then answer with the next task already claimed, so the worker never waits between tasks."""
     pool_id = _pool_param(request)
     try:
-        answer, following = services.assignment_submit_and_next(
+        answer, following = assignments.assignment_submit_and_next(
             worker=request.user, assignment_id=assignment_id, label=request.POST.get("label", "")
         )
         notice = (
@@ -62,7 +64,7 @@ def work_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             else f"+{money_str(answer.reward)} earned"
         )
     except ServiceError as exc:
-        following = services.assignment_next(worker=request.user, pool_id=pool_id)
+        following = assignments.assignment_next(worker=request.user, pool_id=pool_id)
         notice = exc.message
     return _after_action(request, following, notice)
 
@@ -77,7 +79,7 @@ def work_skip(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         notice = "Skipped: you will not see that task again."
     except ServiceError as exc:
         notice = exc.message
-    return _after_action(request, services.assignment_next(worker=request.user, pool_id=pool_id), notice)
+    return _after_action(request, assignments.assignment_next(worker=request.user, pool_id=pool_id), notice)
 
 
 def _after_action(request: AuthedRequest, following: Assignment | None, notice: str) -> HttpResponse:

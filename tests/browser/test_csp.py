@@ -12,9 +12,10 @@ import time
 import pytest
 from django.db import connection
 
-from tasks import services
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,9 +50,9 @@ def _answer_in_background(pool_id: int, workers: list, stop: threading.Event) ->
             for worker in workers:
                 if stop.is_set():
                     return
-                assignment = services.assignment_next(worker=worker, pool_id=pool_id)
+                assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool_id)
                 if assignment is not None:
-                    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+                    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
                 time.sleep(0.3)
         finally:
             connection.close()
@@ -67,7 +68,7 @@ def test_annotator_and_dashboard_work_under_the_policy(new_page, shots, device):
     pool = PoolFactory(name="Listings", labels=["OK", "Counterfeit"])
     TaskFactory.create_batch(12, pool=pool, data={"title": "Brass desk lamp", "price": "12 EUR"})
     fund(pool.requester, "50")
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
 
     worker = WorkerFactory()
     annotator = new_page(**options)

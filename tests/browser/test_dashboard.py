@@ -14,6 +14,8 @@ from tasks import services
 from tasks.models import PoolStatus
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,13 +33,15 @@ def simulated_workers(
             while not stop.is_set():
                 busy = False
                 for worker in workers:
-                    assignment = services.assignment_next(worker=worker, pool_id=pool_id)
+                    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool_id)
                     if assignment is None:
                         continue
                     busy = True
                     good = assignment.task.golden_label or LABELS[assignment.task_id % 2]
                     label = good if rng.random() < 0.8 else rng.choice(LABELS)
-                    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+                    assignments_flow.assignment_submit(
+                        worker=worker, assignment_id=assignment.pk, label=label
+                    )
                     time.sleep(pause)
                 if not busy:
                     return
@@ -73,12 +77,12 @@ def test_dashboard_progress_moves_while_workers_answer(page, shots):
         )
     for i, label in enumerate(["OK", "Prohibited", "Restricted", "OK"]):
         TaskFactory(pool=pool, golden_label=label, data={"title": f"Known listing {i}"})
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     for name, status in [("Street signs", None), ("Toxic comments", "paused"), ("Receipts", "draft")]:
         other = PoolFactory(requester=requester, name=name, labels=LABELS, reward=Decimal("0.02"), overlap=1)
         TaskFactory.create_batch(12, pool=other)
         if status != "draft":
-            services.pool_open(pool=other)
+            pools_flow.pool_open(pool=other)
         if status == "paused":
             services.pool_pause(pool=other)
     workers = [WorkerFactory() for _ in range(4)]

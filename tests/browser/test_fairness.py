@@ -13,11 +13,12 @@ from decimal import Decimal
 import pytest
 
 from fairness.services import care_preferences_save, pools_pay_refresh
-from payouts.services import answer_reject
 from tasks.models import Answer
-from tasks.services import assignment_next, assignment_submit, pool_open
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund
+from workflows.assignments import assignment_next, assignment_submit
+from workflows.pools import pool_open
+from workflows.reviews import answer_reject
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -222,7 +223,7 @@ def test_worker_sees_their_skill_explained_and_the_golden_items_they_missed(page
     worker = WorkerFactory()
     while (assignment := assignment_next(worker=worker, pool_id=pool.pk)) is not None:
         assignment_submit(worker=worker, assignment_id=assignment.pk, label="Fine")
-    from tasks.services import pool_close
+    from workflows.pools import pool_close
 
     pool_close(pool=pool)
     missed = Answer.objects.filter(worker=worker, is_golden=True, correct=False).count()

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from tasks.models import Answer
-from tasks.services import pool_open
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PoolFactory, TaskFactory, WorkerFactory, fund
+from workflows.pools import pool_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

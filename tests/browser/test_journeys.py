@@ -20,9 +20,10 @@ from payouts.models import Withdrawal
 from payouts.services import deposit_create
 from quality.models import Restriction
 from tasks.models import Answer, Pool
-from tasks.services import assignment_next, assignment_submit, pool_open
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund
+from workflows.assignments import assignment_next, assignment_submit
+from workflows.pools import pool_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

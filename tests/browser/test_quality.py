@@ -10,9 +10,9 @@ import pytest
 from quality.models import Restriction
 from quality.services import pool_aggregate
 from tasks.models import Answer
-from tasks.services import pool_open
 from tests.browser.conftest import login
 from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund
+from workflows.pools import pool_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

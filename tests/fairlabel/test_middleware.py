@@ -12,8 +12,9 @@ from collections import deque
 import pytest
 from django.test import Client
 
-from tasks import services
 from tests.factories import PoolFactory, RequesterFactory, StaffFactory, TaskFactory, WorkerFactory, fund
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -44,9 +45,9 @@ def _people() -> dict[str, Client]:
     fund(requester, "50")
     pool = PoolFactory(requester=requester, labels=["OK", "Bad"])
     TaskFactory.create_batch(3, pool=pool)
-    services.pool_open(pool=pool)
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
-    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+    pools_flow.pool_open(pool=pool)
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
     clients = {"anonymous": Client()}
     for name, user in (("worker", worker), ("requester", requester), ("staff", StaffFactory())):
         clients[name] = Client()

@@ -14,9 +14,10 @@ from django.test import Client
 
 from fairlabel.spreadsheets import spreadsheet_row, spreadsheet_safe
 from payouts.providers import BatchFileProvider, PayoutRequest
-from tasks import services
 from tasks.models import Task
 from tests.factories import PoolFactory, TaskFactory, fund
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 # Each starts a formula in a spreadsheet once leading invisible characters are skipped and full-width forms read.
 RUNNABLE = [
@@ -68,10 +69,10 @@ def test_pool_downloads_neutralise_the_whole_class(api, requester, worker, kind)
     labels = ["\u00a0=HYPERLINK(1)", "\uff1dcmd"]
     pool = PoolFactory.create(requester=requester, labels=labels)
     TaskFactory.create(pool=pool)
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     Task.objects.filter(pool=pool).update(external_id="\u200b+cmd")
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
-    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=labels[0])
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=labels[0])
     page = Client()
     page.force_login(requester)
     for response in (

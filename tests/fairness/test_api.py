@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 
 from fairness.services import block_create, pools_pay_refresh
-from payouts.services import answer_reject
 from tests.factories import StaffFactory, WorkerFactory
 from tests.fairness.util import answer, answers, open_pool
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
 

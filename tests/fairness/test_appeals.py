@@ -14,12 +14,13 @@ from fairness.selectors import appeals_queue_for, audit_search, worker_record
 from fairness.services import appeal_decide, appeal_file, block_create, block_lift, decision_record
 from payouts.ledger_invariants import ledger_problems
 from payouts.selectors import balance_for_user
-from payouts.services import answer_reject
 from tasks.models import Answer, AnswerStatus, Task
-from tasks.selectors import pools_open_for_worker
-from tasks.services import assignment_next, pool_close
 from tests.factories import RequesterFactory, StaffFactory, WorkerFactory
 from tests.fairness.util import answer, open_pool
+from workflows.assignments import assignment_next
+from workflows.feed import pools_open_for_worker
+from workflows.pools import pool_close
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
 
@@ -166,16 +167,18 @@ def test_worker_record_beside_an_appeal():
 
 
 def test_a_quality_restriction_is_a_decision_and_an_upheld_appeal_lifts_it():
+    from fairness.services import decision_record_restriction
     from quality.models import Restriction
-    from quality.services import restriction_check_after_golden, restriction_impose
+    from quality.services import restriction_check_after_golden
     from tasks.models import WorkerPoolStats
+    from workflows.reviews import restriction_impose
 
     pool = open_pool(tasks=5, min_golden=5, min_skill=0.7)
     worker, staff = WorkerFactory(), StaffFactory()
     WorkerPoolStats.objects.create(worker=worker, pool=pool, golden_answered=6, golden_correct=2)
     restriction = restriction_check_after_golden(worker=worker, pool=pool)
     assert restriction is not None
-    decision = Decision.objects.get(restriction_id=restriction.pk)
+    decision = decision_record_restriction(restriction=restriction)  # as the submit that restricted does
     assert decision.kind == DecisionKind.RESTRICTION and decision.created_by is None  # made by the rule
     assert decision.figures["golden_answered"] == 6 and decision.figures["golden_correct"] == 2
     assert "2 of 6" in decision.reason
@@ -194,7 +197,7 @@ def test_a_quality_restriction_is_a_decision_and_an_upheld_appeal_lifts_it():
     other = restriction_impose(worker=worker, pool=None, reason="Paused while we look into it.", staff=staff)
     imposed = Decision.objects.get(restriction_id=other.pk)
     assert imposed.created_by == staff and imposed.reversed_at is None
-    from quality.services import restriction_lift
+    from workflows.reviews import restriction_lift
 
     restriction_lift(restriction_id=other.pk, reason="Done looking.", staff=staff)
     imposed.refresh_from_db()

@@ -13,12 +13,14 @@ from fairness.selectors import care_status
 from fairness.services import account_erase, appeal_file, care_preferences_save, rating_save
 from payouts.ledger_invariants import ledger_problems
 from payouts.models import Entry
-from payouts.services import answer_reject, withdrawal_create, withdrawal_pay
+from payouts.services import withdrawal_create, withdrawal_pay
 from tasks.models import Answer
-from tasks.selectors import feed_for_worker, pools_open_for_worker
-from tasks.services import assignment_next, assignment_skip
+from tasks.services import assignment_skip
 from tests.factories import PASSWORD, WorkerFactory
 from tests.fairness.util import answer, answers, open_pool
+from workflows.assignments import assignment_next
+from workflows.feed import feed_for_worker, pools_open_for_worker
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,10 @@ from fairness.services import pool_pay_measure, pools_pay_refresh
 from payouts.ledger_invariants import ledger_problems
 from payouts.models import LedgerTransaction, TransactionKind
 from payouts.selectors import balance_for_user
-from tasks.selectors import feed_for_worker, pools_open_for_worker
-from tasks.services import pool_close, pool_set_reward
 from tests.factories import WorkerFactory
 from tests.fairness.util import answer, answers, open_pool
+from workflows.feed import feed_for_worker, pools_open_for_worker
+from workflows.pools import pool_close, pool_set_reward
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def test_a_completed_pool_pays_the_top_up_from_the_requester_balance(settings):
     settings.MIN_HOURLY_PAY = Decimal("8.00")
     pool = open_pool(tasks=20, reward="0.01")
     workers = answers(pool=pool, count=20, seconds=36)  # 1.00/h
-    from tasks.services import pool_complete_if_done
+    from workflows.pools import pool_complete_if_done
 
     assert pool_complete_if_done(pool_id=pool.pk)
     top_up = PoolTopUp.objects.get(pool=pool)

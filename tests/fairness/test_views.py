@@ -11,10 +11,10 @@ from django.test import Client
 
 from fairness.models import Appeal, Decision
 from fairness.services import block_create, care_preferences_save, pools_pay_refresh
-from payouts.services import answer_reject
-from tasks.services import pool_open
 from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund
 from tests.fairness.util import answer, answers, open_pool
+from workflows.pools import pool_open
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from integrations import services
 from integrations.models import ImportJob, ImportStatus, WebhookDelivery
 from payouts.selectors import balance_for_user
 from tasks.models import PoolStatus, Task
-from tasks.services import pool_close, pool_open
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, fund
+from workflows import imports as imports_flow
+from workflows import pools as pools_flow
+from workflows.pools import pool_close, pool_open
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def upload(client, pool, name: str, content: bytes):
 
 def run_queued() -> None:
     for job_id in ImportJob.objects.filter(status=ImportStatus.QUEUED).values_list("pk", flat=True):
-        services.import_job_run(job_id=job_id)
+        imports_flow.import_job_run(job_id=job_id)
 
 
 def test_large_upload_answers_202_and_the_job_reports_what_it_created(api, requester):
@@ -105,7 +106,7 @@ def test_running_a_finished_job_again_changes_nothing(api, requester):
     upload(api(requester), pool, "tasks.jsonl", jsonl(40))
     run_queued()
     job = ImportJob.objects.get()
-    services.import_job_run(job_id=job.pk)
+    imports_flow.import_job_run(job_id=job.pk)
     assert Task.objects.filter(pool=pool).count() == 40
 
 
@@ -157,7 +158,6 @@ def test_the_pool_page_shows_a_background_import_and_its_outcome(requester):
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_is_visible_to_others_while_the_import_runs(settings, monkeypatch):
-    from tasks import services as task_services
 
     requester = RequesterFactory()
     pool = PoolFactory(requester=requester, labels=LABELS)
@@ -170,7 +170,7 @@ def test_progress_is_visible_to_others_while_the_import_runs(settings, monkeypat
     job.file_size = (path / "big.jsonl").stat().st_size
     job.save()
     seen: list[tuple[str, int, int]] = []
-    original = task_services.tasks_import
+    original = pools_flow.tasks_import
 
     def observed(**kwargs):
         report = kwargs["on_progress"]
@@ -190,8 +190,8 @@ def test_progress_is_visible_to_others_while_the_import_runs(settings, monkeypat
 
         return original(**{**kwargs, "on_progress": on_progress, "progress_every": 1000})
 
-    monkeypatch.setattr("integrations.services.tasks_import", observed)
-    services.import_job_run(job_id=job.pk)
+    monkeypatch.setattr("workflows.imports.tasks_import", observed)
+    imports_flow.import_job_run(job_id=job.pk)
     assert ("running", 2000, seen[2][2]) == seen[2] and 0 < seen[2][2] < job.file_size
     assert all(count == 0 for name, count, _ in seen if name == "tasks visible"), (
         "nothing shows before commit"

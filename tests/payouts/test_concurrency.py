@@ -13,16 +13,12 @@ from fairlabel.errors import ServiceError
 from payouts.ledger_invariants import ledger_problems
 from payouts.models import SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
-from payouts.services import (
-    answer_reject,
-    answers_accept_bulk,
-    withdrawal_create,
-    withdrawal_pay,
-)
+from payouts.services import answers_accept_bulk, withdrawal_create, withdrawal_pay
 from tasks.models import Answer, AnswerStatus, Task
-from tasks.services import assignment_next, assignment_submit
 from tests.factories import WorkerFactory
 from tests.payouts.util import open_pool
+from workflows.assignments import assignment_next, assignment_submit
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

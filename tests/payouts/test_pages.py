@@ -46,7 +46,7 @@ def test_earnings_show_each_credit_with_what_the_requester_paid(worker):
 def test_a_worker_sees_why_an_answer_was_rejected(worker):
     pool = open_pool(tasks=1, acceptance="review")
     answer = submit(pool=pool, worker=worker)
-    from payouts.services import answer_reject
+    from workflows.reviews import answer_reject
 
     answer_reject(requester=pool.requester, answer_id=answer.pk, reason="Two labels were swapped")
     page = text(browser(worker).get("/earnings/"))

@@ -24,7 +24,6 @@ from payouts.models import Entry, SimulatedBankTransfer, TransactionKind, Withdr
 from payouts.providers import PayoutFailed, PayoutReceipt, PayoutRequest, SimulatedProvider
 from payouts.selectors import balance_for_user
 from payouts.services import (
-    answer_reject,
     answers_accept_bulk,
     answers_auto_accept_expired,
     deposit_create,
@@ -32,8 +31,10 @@ from payouts.services import (
     withdrawal_pay,
 )
 from tasks.models import Answer, Pool, PoolStatus
-from tasks.services import assignment_next, assignment_submit, pool_close, pool_open
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory
+from workflows.assignments import assignment_next, assignment_submit
+from workflows.pools import pool_close, pool_open
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from payouts.ledger_invariants import ledger_problems
 from payouts.selectors import balance_for_user
 from payouts.services import answers_auto_accept_expired
 from tasks.models import Answer, Pool, Task
-from tasks.services import pool_close
 from tests.factories import RequesterFactory, WorkerFactory
 from tests.payouts.util import available, open_pool, pending, submit
+from workflows.pools import pool_close
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_rejecting_after_the_pool_closed_refunds_the_requester(worker):
     answer = submit(pool=pool, worker=worker)
     pool_close(pool=pool)
     before = available(pool.requester)
-    from payouts.services import answer_reject
+    from workflows.reviews import answer_reject
 
     answer_reject(requester=pool.requester, answer_id=answer.pk, reason="Wrong label")
     assert available(pool.requester) == before + Decimal("0.11")
@@ -138,7 +138,7 @@ def test_rejecting_a_golden_answer_frees_a_golden_place(worker):
     slots = Pool.objects.get(pk=pool.pk).golden_slots_left
     answers = [submit(pool=pool, worker=worker), submit(pool=pool, worker=worker)]
     golden = next(a for a in answers if a.is_golden)
-    from payouts.services import answer_reject
+    from workflows.reviews import answer_reject
 
     answer_reject(requester=pool.requester, answer_id=golden.pk, reason="Careless")
     assert Pool.objects.get(pk=pool.pk).golden_slots_left == slots

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from payouts.selectors import billing_for_requester, pool_reservations
-from payouts.services import answer_reject
 from tasks.dashboard import pool_stats
 from tasks.models import Pool
-from tasks.services import pool_close, pool_complete_if_done
 from tests.factories import WorkerFactory
 from tests.fairness.util import answer, answers, open_pool
+from workflows.pools import pool_close, pool_complete_if_done
+from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
 

@@ -21,9 +21,9 @@ from payouts.services import (
     ledger_post,
     pool_reservation_settle,
 )
-from tasks.services import pool_close
 from tests.factories import WorkerFactory
 from tests.payouts.util import open_pool, submit
+from workflows.pools import pool_close
 
 pytestmark = pytest.mark.django_db
 

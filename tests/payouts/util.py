@@ -8,8 +8,9 @@ from typing import Any
 from accounts.models import User
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Pool
-from tasks.services import assignment_next, assignment_submit, pool_open
 from tests.factories import PoolFactory, TaskFactory, fund
+from workflows.assignments import assignment_next, assignment_submit
+from workflows.pools import pool_open
 
 
 def open_pool(

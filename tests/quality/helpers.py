@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import Answer, Assignment, Pool, Task, WorkerPoolStats
-from tasks.services import assignment_submit, pool_open
 from tests.factories import PoolFactory, TaskFactory, fund
+from workflows.assignments import assignment_submit
+from workflows.pools import pool_open
 
 
 def open_pool(

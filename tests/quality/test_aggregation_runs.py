@@ -292,7 +292,7 @@ def test_completion_asks_for_the_final_run_at_once(broker, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         answer(WorkerFactory(), regular_tasks(pool)[0], "OK")  # debounced request
     with django_capture_on_commit_callbacks(execute=True):
-        from tasks.services import pool_complete_if_done
+        from workflows.pools import pool_complete_if_done
 
         assert pool_complete_if_done(pool_id=pool.pk)
     assert (pool.pk, 0) in sent(broker)
@@ -318,7 +318,7 @@ def test_catch_up_resends_lost_runs_and_runs_pools_behind_their_answers(broker):
     assert draft_like.status == PoolStatus.OPEN  # no answers: nothing to do
     # The pool that ended after its last results gets its final run.
     broker.flush_all()
-    from tasks.services import pool_close
+    from workflows.pools import pool_close
 
     pool_close(pool=fresh)
     assert aggregations_catch_up() == 2  # fresh (closed after its results) and lost (still overdue)

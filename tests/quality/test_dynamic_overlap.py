@@ -13,9 +13,10 @@ from payouts.selectors import balance_for_user
 from quality.models import AggregationRun, TaskResult
 from quality.services import pool_aggregate, pool_overlap_adjust
 from tasks.models import PoolStatus, Task
-from tasks.services import assignment_submit, pool_complete_if_done
 from tests.factories import WorkerFactory
 from tests.quality.helpers import answer, claim, open_pool, regular_tasks
+from workflows.assignments import assignment_submit
+from workflows.pools import pool_complete_if_done
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ from django.utils.html import escape
 
 from accounts.models import User
 from quality.models import Restriction
-from quality.services import pool_aggregate, restriction_impose
+from quality.services import pool_aggregate
 from tests.factories import PASSWORD, RequesterFactory, StaffFactory, WorkerFactory
 from tests.quality.helpers import answer, golden_tasks, open_pool, regular_tasks
+from workflows.reviews import restriction_impose
 
 pytestmark = pytest.mark.django_db
 

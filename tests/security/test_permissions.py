@@ -32,11 +32,12 @@ from fairness.models import Appeal, Decision, DecisionKind
 from integrations.models import ImportJob, Webhook
 from payouts.models import Entry
 from quality.models import Restriction
-from quality.services import restriction_impose
-from tasks import services
 from tasks.models import Answer, Assignment, Pool, Task
 from tests.factories import PoolFactory, RequesterFactory, StaffFactory, TaskFactory, WorkerFactory, fund
 from tests.security.conftest import built_once
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
+from workflows.reviews import restriction_impose
 
 # ------------------------------------------------------------------------------------------------ outcomes
 
@@ -252,15 +253,15 @@ def build_world() -> World:
         labels=["OK", f"Bad{XSS_IMG}"],
     )
     TaskFactory.create_batch(4, pool=pool, data={"text": f"An item {XSS}", f"note{XSS_IMG}": XSS_IMG})
-    services.pool_open(pool=pool)
-    helped = services.assignment_next(worker=helper, pool_id=pool.pk)
+    pools_flow.pool_open(pool=pool)
+    helped = assignments_flow.assignment_next(worker=helper, pool_id=pool.pk)
     assert helped is not None
-    answer = services.assignment_submit(worker=helper, assignment_id=helped.pk, label="OK")
+    answer = assignments_flow.assignment_submit(worker=helper, assignment_id=helped.pk, label="OK")
     # The worker has answered for the owner before and holds a task now.
-    first = services.assignment_next(worker=worker, pool_id=pool.pk)
+    first = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert first is not None
-    services.assignment_submit(worker=worker, assignment_id=first.pk, label=f"Bad{XSS_IMG}")
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=first.pk, label=f"Bad{XSS_IMG}")
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None
     webhook = Webhook.objects.create(requester=owner, url="https://hooks.example.com/fairlabel", events=[])
     import_job = ImportJob.objects.create(

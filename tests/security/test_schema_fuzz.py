@@ -30,9 +30,10 @@ from fairlabel.wsgi import application
 from fairness import services as fairness_services
 from fairness.models import Appeal, DecisionKind
 from integrations.models import Webhook
-from tasks import services
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
 from tests.security.conftest import built_once
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 # Per operation; FUZZ_EXAMPLES=200 for a longer hunt.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -67,9 +68,9 @@ def _build_actors() -> dict[str, Any]:
     fund(requester, "100.00")
     pool = PoolFactory.create(requester=requester, overlap=3)
     TaskFactory.create_batch(40, pool=pool)
-    services.pool_open(pool=pool)
-    helped = services.assignment_next(worker=helper, pool_id=pool.pk)
-    answer = services.assignment_submit(worker=helper, assignment_id=helped.pk, label="OK")
+    pools_flow.pool_open(pool=pool)
+    helped = assignments_flow.assignment_next(worker=helper, pool_id=pool.pk)
+    answer = assignments_flow.assignment_submit(worker=helper, assignment_id=helped.pk, label="OK")
     decision = fairness_services.decision_record_rejection(
         answer=answer, reason="Off-topic.", requester=requester
     )
@@ -83,7 +84,9 @@ def _build_actors() -> dict[str, Any]:
         "worker": worker,
         "ids": {
             "pool_id": lambda: pool.pk,
-            "assignment_id": lambda: getattr(services.assignment_next(worker=worker, pool_id=None), "pk", 0),
+            "assignment_id": lambda: getattr(
+                assignments_flow.assignment_next(worker=worker, pool_id=None), "pk", 0
+            ),
             "answer_id": lambda: answer.pk,
             "decision_id": lambda: decided.pk,
             "appeal_id": lambda: appeal.pk,

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Assignment, AssignmentStatus, PoolStatus, Task
-from tasks.services import pool_complete_if_done, pool_open
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from workflows.pools import pool_complete_if_done, pool_open
 
 pytestmark = pytest.mark.django_db
 

@@ -14,16 +14,10 @@ from django.utils import timezone
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from tasks.models import Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
-from tasks.services import (
-    assignment_next,
-    assignment_skip,
-    assignment_submit,
-    assignment_submit_and_next,
-    assignments_expire_stale,
-    pool_close,
-    pool_open,
-)
+from tasks.services import assignment_skip, assignments_expire_stale
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from workflows.assignments import assignment_next, assignment_submit, assignment_submit_and_next
+from workflows.pools import pool_close, pool_open
 
 pytestmark = pytest.mark.django_db
 

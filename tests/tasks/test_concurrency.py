@@ -21,13 +21,9 @@ from accounts.models import User
 from fairlabel.errors import ServiceError
 from payouts.ledger_invariants import ledger_problems
 from tasks.models import Answer, Assignment, AssignmentStatus, Pool, PoolStatus, Task
-from tasks.services import (
-    assignment_next,
-    assignment_submit,
-    assignment_submit_and_next,
-    pool_open,
-)
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from workflows.assignments import assignment_next, assignment_submit, assignment_submit_and_next
+from workflows.pools import pool_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

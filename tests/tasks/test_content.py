@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tasks import services
 from tasks.content import image_field_blocked, image_field_source, image_source, task_html_clean
 from tests.factories import PoolFactory, TaskFactory, fund
+from workflows import pools as pools_flow
 
 PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
@@ -113,7 +113,7 @@ def test_an_html_pool_loads_no_image_from_a_host_the_operator_did_not_allow(requ
             '<img src="https://images.acme.example/lamp.jpg" alt="lamp">'
         },
     )
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     page = _annotator(worker, pool).content.decode()
     assert "<p>Lamp</p>" in page and "tracker.example" not in page
     assert 'src="https://images.acme.example/lamp.jpg"' in page
@@ -127,7 +127,7 @@ def test_an_image_field_on_another_host_is_named_not_loaded(requester, worker):
         pool=pool,
         data={"photo": "https://tracker.example/lamp.jpg", "allowed": "https://images.acme.example/lamp.jpg"},
     )
-    services.pool_open(pool=pool)
+    pools_flow.pool_open(pool=pool)
     response = _annotator(worker, pool)
     page = response.content.decode()
     assert 'src="https://tracker.example' not in page

@@ -13,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from tasks import services
 from tasks.models import Pool, PoolStatus, Task, WorkerPoolStats
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+from workflows import assignments as assignments_flow
+from workflows import pools as pools_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +40,13 @@ def open_pool(
     for i in range(golden):
         TaskFactory(pool=pool, golden_label=labels[0], data={"text": f"gold {i}"})
     fund(requester, "100")
-    return services.pool_open(pool=pool)
+    return pools_flow.pool_open(pool=pool)
 
 
 def answer(worker, pool, label="OK") -> None:
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None, "the worker should get a task"
-    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
 
 
 def test_dashboard_shows_progress_rate_spend_and_skill(requester):
@@ -138,14 +140,14 @@ def test_pool_page_shows_charts_golden_accuracy_and_lowest_confidence_first(requ
     # Every worker answers every task; all three call the golden item "Bad": its golden answer looks wrong.
     for worker in workers:
         for _ in range(4):
-            assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
+            assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
             if assignment is None:
                 break
             if assignment.task_id == golden.pk:
                 label = "Bad"
             else:
                 label = "OK" if worker is not workers[2] or assignment.task_id % 2 else "Spam"
-            services.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+            assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
     html = browser_for(requester).get(f"/pools/{pool.pk}/").content.decode()
     assert html.count('<svg class="chart"') == 4
     assert "check this golden answer" in html
@@ -162,19 +164,19 @@ def test_pause_stops_new_tasks_and_resume_brings_them_back(requester):
     client = browser_for(requester)
     client.post(f"/pools/{pool.pk}/pause/")
     assert Pool.objects.get(pk=pool.pk).status == PoolStatus.PAUSED
-    assert services.assignment_next(worker=worker, pool_id=pool.pk) is None
+    assert assignments_flow.assignment_next(worker=worker, pool_id=pool.pk) is None
     assert "Resume" in client.get(f"/pools/{pool.pk}/").content.decode()
     client.post(f"/pools/{pool.pk}/resume/")
     assert Pool.objects.get(pk=pool.pk).status == PoolStatus.OPEN
-    assert services.assignment_next(worker=worker, pool_id=pool.pk) is not None
+    assert assignments_flow.assignment_next(worker=worker, pool_id=pool.pk) is not None
 
 
 def test_pausing_keeps_the_money_reserved_and_answers_in_flight_count(requester):
     pool = open_pool(requester, tasks=2)
     worker = WorkerFactory()
-    assignment = services.assignment_next(worker=worker, pool_id=pool.pk)
+    assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     services.pool_pause(pool=pool)
-    services.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
     from tasks.dashboard import pool_stats
 
     stats = pool_stats(pool_ids=[pool.pk])[pool.pk]

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from quality.selectors import results_for_pool
 from tasks.models import Answer, Assignment, AssignmentStatus, Task
-from tasks.selectors import results_rows
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_results_merge_votes_per_task_with_ties_in_label_order():
     for worker in workers:
         record_answer(clear, worker, "Spam")
         record_answer(golden, worker, "OK", golden=True)
-    rows = {r["task_id"]: r for r in results_rows(pool=pool)}
+    rows = {r["task_id"]: r for r in results_for_pool(pool=pool)}
     assert set(rows) == {tie.pk, clear.pk, silent.pk}  # golden items are not results
     assert rows[tie.pk] | {} == {
         "task_id": tie.pk,

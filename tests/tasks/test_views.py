@@ -8,8 +8,8 @@ from django.test import Client
 
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Pool, PoolStatus, Task
-from tasks.services import pool_open
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+from workflows.pools import pool_open
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from accounts.services import account_create
 from payouts.services import deposit_create
 from tasks import demo
 from tasks.models import Pool
-from tasks.services import PoolSettings, pool_create, pool_open, tasks_add
+from tasks.services import PoolSettings, pool_create
+from workflows.pools import pool_open, tasks_add
 
 POOL_NAME = "Marketplace listings moderation (demo)"
 
