@@ -4,7 +4,7 @@
     .venv/bin/python bench/aggregation.py --prior-grid  # how the DS prior was chosen (gold share only)
     .venv/bin/python bench/aggregation.py --database-only  # a million answers from PostgreSQL to stored results
 
-Database (issue 4): the same million synthetic answers written to a fresh PostgreSQL database
+Database: the same million synthetic answers written to a fresh PostgreSQL database
 (BENCH_AGGREGATION_DATABASE_URL, default .../fairlabel_bench_aggregation), then aggregated by
 quality.services.pool_aggregate in fresh processes, as the pool's actor does: load, aggregate, store the
 results, the workers' confusion matrices and the run. Wall time, its phases and peak RSS per run.
@@ -344,7 +344,7 @@ def bench_prior_grid(repeats: int = 50) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------
-# Confidence calibration (issue 4, dynamic overlap): how often a label with a given confidence is right.
+# Confidence calibration: how often a label with a given confidence is right.
 
 CALIBRATION_BINS = (0.5, 0.8, 0.9, 0.95, 0.99)
 
@@ -396,7 +396,7 @@ def print_calibration(rows: list[dict[str, Any]]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------
-# From the database to stored results (issue 4): the whole run a pool's aggregation actor does.
+# From the database to stored results: the whole run a pool's aggregation actor does.
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_AGGREGATION_DATABASE_URL") or _common.bench_database_url(
     "aggregation"

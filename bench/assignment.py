@@ -1,4 +1,4 @@
-"""Benchmark of the assignment feed (issue 3) against `make serve` on PostgreSQL.
+"""Benchmark of the assignment feed against `make serve` on PostgreSQL.
 
     make bench-assignment                                  # the defaults below
     .venv/bin/python bench/assignment.py --duration 300    # longer realistic runs

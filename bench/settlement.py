@@ -1,4 +1,4 @@
-"""Settlement benchmark (issue 5): how fast a submitted answer becomes money the worker can cash out.
+"""Settlement benchmark: how fast a submitted answer becomes money the worker can cash out.
 
     make bench-settlement                      # or: .venv/bin/python bench/settlement.py
     .venv/bin/python bench/settlement.py --clients 50 --seconds 20 --rounds 2

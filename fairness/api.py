@@ -1,4 +1,4 @@
-"""REST API v1 additions for fair work (issue 7). Thin: parse, call a service or selector, render."""
+"""REST API v1 additions for fair work. Thin: parse, call a service or selector, render."""
 
 from __future__ import annotations
 

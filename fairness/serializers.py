@@ -1,4 +1,4 @@
-"""JSON shapes of the fairness API (contract v1, extended by issue 7)."""
+"""JSON shapes of the fairness API (contract v1, extended for fair work)."""
 
 from __future__ import annotations
 

@@ -56,8 +56,8 @@ from tasks.models import (
     ContentWarning,
     Pool,
     PoolStatus,
-    Task,
 )
+from tasks.services import answer_place_retake
 
 MESSAGE_MAX = 5000
 
@@ -601,21 +601,7 @@ def answer_reinstate(*, answer_id: int) -> dict[str, Any]:
     reward = -refunded.get(AccountKind.WORKER_PENDING, Decimal(0)) or answer.reward
     fee = -refunded.get(AccountKind.PLATFORM_FEES, Decimal(0))
     running = pool.status in (PoolStatus.OPEN, PoolStatus.PAUSED)
-    took_place = False
-    if running and answer.is_golden:
-        took_place = bool(
-            Pool.objects.filter(pk=pool.pk, golden_slots_left__gt=0).update(
-                golden_slots_left=F("golden_slots_left") - 1
-            )
-        )
-    elif running:
-        took_place = bool(
-            Task.objects.filter(pk=answer.task_id, remaining__gt=0).update(
-                remaining=F("remaining") - 1, answers_count=F("answers_count") + 1
-            )
-        )
-    if took_place and answer.is_golden:
-        Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") + 1)
+    took_place = running and answer_place_retake(answer=answer)
     source = (
         account_pool_reserved(pool=pool)
         if took_place

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Min, Sum
 
+from fairlabel.money import cost_per_answer, fee_for
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from payouts.models import Account, AccountKind, Entry, TransactionKind, Withdrawal
 from tasks.models import Answer, AnswerStatus, Pool
+from tasks.services import golden_slots_for
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -386,4 +388,34 @@ def answer_pool_id(*, requester: User, answer_id: int) -> int | None:
         Answer.objects.filter(pk=answer_id, pool__requester=requester)
         .values_list("pool_id", flat=True)
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class AnswersCost:
+    """What `regular` answers cost a requester, with the golden answers paid alongside them."""
+
+    regular: int
+    golden: int
+    rewards: Decimal
+    fees: Decimal
+
+    @property
+    def answers(self) -> int:
+        return self.regular + self.golden
+
+    @property
+    def total(self) -> Decimal:
+        return self.rewards + self.fees
+
+
+def answers_cost(*, reward: Decimal, golden_rate: float, regular: int) -> AnswersCost:
+    """The one cost estimate: what opening reserves, what a pool's remaining answers will cost, what the pool
+    page shows before opening. The fee is on top of the reward, never taken from the worker."""
+    golden = golden_slots_for(regular_slots=regular, golden_rate=golden_rate)
+    answers = regular + golden
+    # Per answer, as each is paid: cost_per_answer is the reward plus its fee, both rounded to the ledger's unit.
+    fees = fee_for(reward) * answers
+    return AnswersCost(
+        regular=regular, golden=golden, rewards=cost_per_answer(reward) * answers - fees, fees=fees
     )

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import ServiceError
@@ -52,8 +51,9 @@ from payouts.models import (
     WithdrawalStatus,
 )
 from payouts.providers import PayoutFailed, PayoutRequest, provider_for
-from tasks.models import Answer, AnswerStatus, Pool, PoolStatus, Task
-from tasks.services import golden_slots_for
+from payouts.selectors import answers_cost
+from tasks.models import Answer, AnswerStatus, Pool, PoolStatus
+from tasks.services import answer_place_return
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -338,8 +338,8 @@ def _short_of_money(*, exc: InsufficientFunds, needed: Decimal, message: str) ->
 def pool_reserve(*, pool: Pool, regular_slots: int) -> int:
     """Move the cost of `regular_slots` answers (and their golden share) from the requester into the pool's
     reservation, in the caller's transaction; returns the golden places paid for. 402 if the money is short."""
-    golden_slots = golden_slots_for(regular_slots=regular_slots, golden_rate=pool.golden_rate)
-    amount = cost_per_answer(pool.reward) * (regular_slots + golden_slots)
+    cost = answers_cost(reward=pool.reward, golden_rate=pool.golden_rate, regular=regular_slots)
+    golden_slots, amount = cost.golden, cost.total
     if amount > 0:
         try:
             ledger_post(
@@ -533,13 +533,7 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
     # The place goes back: another worker may answer the task, paid from the money returned below. Rows of
     # tasks are changed before the accounts are locked, in the same order as a submit, so the two never
     # wait on each other in a cycle.
-    if answer.is_golden:
-        Pool.objects.filter(pk=pool.pk).update(golden_slots_left=F("golden_slots_left") + 1)
-        Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") - 1)
-    else:
-        Task.objects.filter(pk=answer.task_id).update(
-            remaining=F("remaining") + 1, answers_count=F("answers_count") - 1
-        )
+    answer_place_return(answer=answer)
     # Reverse exactly what the submit posted (the fee rate may have changed since), except that the pool's
     # share goes back to its reservation, or to the requester if the pool has stopped and released it.
     posted = list(

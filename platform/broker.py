@@ -24,7 +24,7 @@ class PeriodicJob:
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("tasks.actors:assignments_tidy", 60),
     PeriodicJob("tasks.actors:pools_tidy", 300),
-    # Payouts (issue 5): resend stalled withdrawals, accept answers whose review window ended, check the ledger.
+    # Payouts: resend stalled withdrawals, accept answers whose review window ended, check the ledger.
     PeriodicJob("payouts.actors:withdrawals_resume", 30),
     PeriodicJob("payouts.actors:answers_auto_accept", 60),
     PeriodicJob("payouts.actors:ledger_check", 900),

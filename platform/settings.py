@@ -260,7 +260,7 @@ PLATFORM_FEE_RATE = Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.10"))
 if not Decimal("0") <= PLATFORM_FEE_RATE < Decimal("1"):
     raise ImproperlyConfigured("PLATFORM_FEE_RATE must be at least 0 and below 1, e.g. 0.10")
 
-# Fair work (issue 7). The pay floor per hour in PLATFORM_CURRENCY: a pool whose measured pay (reward over the
+# Fair work. The pay floor per hour in PLATFORM_CURRENCY: a pool whose measured pay (reward over the
 # median time per answer) stays below it once it has FLOOR_MIN_ANSWERS answers leaves the worker feed.
 # Read with the same parsers as amounts and counts people send, so the figures derived from them fit their columns.
 try:
@@ -273,7 +273,7 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"{exc}, e.g. MIN_HOURLY_PAY=8.00 FLOOR_MIN_ANSWERS=20") from None
 
-# Payouts (issue 5). "simulated" pays at once from a fake bank (demo, tests); "batch_file" writes a CSV per day
+# Payouts. "simulated" pays at once from a fake bank (demo, tests); "batch_file" writes a CSV per day
 # under PAYOUT_BATCH_DIR for a finance team to upload to the bank.
 PAYOUT_PROVIDER = os.environ.get("PAYOUT_PROVIDER", "simulated")
 if PAYOUT_PROVIDER not in {"simulated", "batch_file"}:
@@ -285,7 +285,7 @@ PAYOUT_MAX_ATTEMPTS = int(os.environ.get("PAYOUT_MAX_ATTEMPTS", "5"))
 PAYOUT_RETRY_BACKOFF = float(os.environ.get("PAYOUT_RETRY_BACKOFF", "30"))  # seconds, doubled per attempt
 PAYOUT_ATTEMPT_TIMEOUT = float(os.environ.get("PAYOUT_ATTEMPT_TIMEOUT", "120"))  # then presumed dead
 
-# Import, export and webhooks (issue 6). An upload larger than IMPORT_BACKGROUND_BYTES is imported by a
+# Import, export and webhooks. An upload larger than IMPORT_BACKGROUND_BYTES is imported by a
 # background job from a copy under IMPORT_DIR, which web and worker hosts must share.
 IMPORT_DIR = Path(os.environ.get("IMPORT_DIR", VAR_DIR / "imports"))
 IMPORT_BACKGROUND_BYTES = int(os.environ.get("IMPORT_BACKGROUND_BYTES", str(5 * 1024 * 1024)))

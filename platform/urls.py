@@ -36,7 +36,7 @@ api_v1 = [
         payouts_api.PoolAcceptPendingView.as_view(),
         name="api-pool-answers-accept",
     ),
-    # Fair work (issue 7).
+    # Fair work.
     path("feed/", fairness_api.FeedView.as_view(), name="api-feed"),
     path("me/decisions/", fairness_api.MyDecisionsView.as_view(), name="api-my-decisions"),
     path(

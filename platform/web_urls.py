@@ -37,7 +37,7 @@ urlpatterns = [
     path("webhooks/<id:webhook_id>/", integration_views.webhook_detail, name="webhook-detail"),
     path("webhooks/<id:webhook_id>/delete/", integration_views.webhook_delete, name="webhook-delete"),
     path("pools/<id:pool_id>/download/<str:kind>/", requester_views.pool_download, name="pool-download"),
-    # Fair work (issue 7).
+    # Fair work.
     path("decisions/", fair_views.decisions, name="fair-decisions"),
     path("decisions/<id:decision_id>/appeal/", fair_views.decision_appeal, name="fair-decision-appeal"),
     path("care/", fair_views.care, name="fair-care"),
@@ -59,7 +59,7 @@ urlpatterns = [
         fair_views.staff_block_lift,
         name="staff-fair-block-lift",
     ),
-    # Quality (issue 4): the worker's skill and restrictions; the staff quality review.
+    # Quality: the worker's skill and restrictions; the staff quality review.
     path("quality/", quality_views.worker_quality, name="worker-quality"),
     path("staff/quality/", quality_views.staff_overview, name="staff-quality"),
     path("staff/quality/pools/<id:pool_id>/", quality_views.staff_pool, name="staff-quality-pool"),

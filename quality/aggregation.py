@@ -101,11 +101,22 @@ class EncodedAnswers:
     labels: tuple[str, ...]  # label_order, or the labels sorted by label_sort_key
 
 
+# The skill rule's one definition: Laplace-smoothed accuracy, (correct + 1) / (answered + 2). The SQL form
+# (quality.selectors.skill_expression) is built from these two constants.
+SKILL_PRIOR_CORRECT = 1.0
+SKILL_PRIOR_ANSWERED = 2.0
+
+
+def skill_smoothed_array(*, correct: np.ndarray, answered: np.ndarray) -> np.ndarray:
+    """`skill_smoothed` for arrays of counts."""
+    return (correct + SKILL_PRIOR_CORRECT) / (answered + SKILL_PRIOR_ANSWERED)
+
+
 def skill_smoothed(*, correct: int, answered: int) -> float:
     """Laplace-smoothed accuracy (correct + 1) / (answered + 2): 0.5 for a worker with no record."""
     if answered < 0 or correct < 0 or correct > answered:
         raise ValueError(f"need 0 <= correct <= answered, got correct={correct}, answered={answered}")
-    return (correct + 1) / (answered + 2)
+    return (correct + SKILL_PRIOR_CORRECT) / (answered + SKILL_PRIOR_ANSWERED)
 
 
 def label_sort_key(label: str) -> tuple[int, int, str]:
@@ -374,7 +385,7 @@ def _wawa(data: _Data) -> AggregationResult:
     agree = (data.label == reference[data.task]).astype(np.float64)
     correct = np.bincount(data.worker, weights=agree, minlength=data.n_workers)
     answered = np.bincount(data.worker, minlength=data.n_workers)
-    skill = (correct + 1.0) / (answered + 2.0)  # skill_smoothed, vectorised
+    skill = skill_smoothed_array(correct=correct, answered=answered)
     weighted = _vote_shares(data, skill[data.worker])
     return _result(data, weighted, _hard_confusion(data, weighted), iterations=1)
 

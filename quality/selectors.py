@@ -14,7 +14,13 @@ from django.db.models.functions import Cast
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
-from quality.aggregation import METHODS, AggregationResult, aggregate
+from quality.aggregation import (
+    METHODS,
+    SKILL_PRIOR_ANSWERED,
+    SKILL_PRIOR_CORRECT,
+    AggregationResult,
+    aggregate,
+)
 from quality.loading import pool_raw_answers
 from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
 from quality.skill import SkillVerdict, skill_verdict
@@ -321,8 +327,11 @@ class WorkerRow:
     restrictions: list[Restriction] = field(default_factory=list)
 
 
-def _skill_expression(answered: Any, correct: Any) -> Any:
-    return (Cast(correct, FloatField()) + 1.0) / (Cast(answered, FloatField()) + 2.0)
+def skill_expression(*, correct: Any, answered: Any) -> Any:
+    """The skill rule (quality.aggregation.skill_smoothed) as an SQL expression over two count columns."""
+    return (Cast(correct, FloatField()) + SKILL_PRIOR_CORRECT) / (
+        Cast(answered, FloatField()) + SKILL_PRIOR_ANSWERED
+    )
 
 
 def staff_worker_rows(
@@ -344,7 +353,7 @@ def staff_worker_rows(
             n_golden=Sum("golden_answered"),
             n_correct=Sum("golden_correct"),
         )
-        .annotate(skill=_skill_expression(F("n_golden"), F("n_correct")))
+        .annotate(skill=skill_expression(correct=F("n_correct"), answered=F("n_golden")))
     )
     orders = {
         "skill": ("skill", "-n_golden", "worker_id"),

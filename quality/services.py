@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -38,6 +38,7 @@ from quality.models import (
 from quality.selectors import PoolAggregation, aggregation_from_raw
 from quality.skill import skill_figures, skill_reason, skill_verdict
 from tasks.models import AggregationMethod, Answer, AnswerStatus, Pool, PoolStatus, Task, WorkerPoolStats
+from tasks.services import tasks_serve_again, tasks_stop_serving
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
     )
     if confidence < target:
         return False
-    stopped = _stop_tasks(Task.objects.filter(pk=task_id))
+    stopped = tasks_stop_serving(tasks=Task.objects.filter(pk=task_id))
     if stopped:
         enqueue_on_commit("pool_check_completion", pool.pk, robust=True)
     return bool(stopped)
@@ -321,15 +322,6 @@ def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tup
     )
 
 
-def _stop_tasks(tasks: QuerySet[Task]) -> int:
-    """Stop serving tasks: free places go, places held by assignments in flight stay (they may still be
-    answered), so max_answers drops to answers + in flight and the task counts as complete once those land.
-    The places-add-up invariant (remaining + active + submitted = max_answers) holds throughout."""
-    return tasks.filter(remaining__gt=0, golden_label__isnull=True).update(
-        max_answers=F("max_answers") - F("remaining"), remaining=0
-    )
-
-
 @transaction.atomic
 def pool_overlap_adjust(*, pool_id: int) -> tuple[int, int]:
     """After a run: stop the tasks whose stored result reached the target with enough answers, and serve
@@ -344,19 +336,16 @@ def pool_overlap_adjust(*, pool_id: int) -> tuple[int, int]:
     if pool.status not in (PoolStatus.OPEN, PoolStatus.PAUSED):
         return 0, 0
     target = pool.target_confidence
-    stopped = _stop_tasks(
-        Task.objects.filter(
+    stopped = tasks_stop_serving(
+        tasks=Task.objects.filter(
             pool=pool,
             quality_result__answers__gte=min_overlap_for(pool),
             quality_result__confidence__gte=target,
         )
     )
-    reopened = Task.objects.filter(
-        pool=pool,
-        golden_label__isnull=True,
-        max_answers__lt=pool.overlap,
-        quality_result__confidence__lt=target,
-    ).update(remaining=F("remaining") + (pool.overlap - F("max_answers")), max_answers=pool.overlap)
+    reopened = tasks_serve_again(
+        tasks=Task.objects.filter(pool=pool, quality_result__confidence__lt=target), overlap=pool.overlap
+    )
     if stopped:
         enqueue_on_commit("pool_check_completion", pool.pk, robust=True)
     return stopped, reopened

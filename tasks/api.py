@@ -40,7 +40,7 @@ _pool_response = inline_serializer(
         "priority": serializers.IntegerField(),
         "golden_rate": serializers.FloatField(),
         "assignment_ttl": serializers.IntegerField(),
-        # "paused" came with the requester dashboard (issue 6), after contract v1 listed the other four.
+        # "paused" came with the requester dashboard, after contract v1 listed the other four.
         "status": serializers.ChoiceField(choices=["draft", "open", "paused", "closed", "completed"]),
         "created_at": serializers.DateTimeField(),
         "progress": serializers.DictField(child=serializers.IntegerField()),

@@ -12,23 +12,21 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.db.models.functions.datetime import TruncBase
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from fairlabel.money import cost_per_answer, money_str
-from payouts.selectors import pool_reservations
+from fairlabel.money import money_str
+from payouts.selectors import answers_cost, pool_reservations
+from quality.selectors import skill_expression
 from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
 
 DASHBOARD_LIMIT = 1000
 
-# Laplace-smoothed golden accuracy, the rule quality/skill.py states: (correct + 1) / (answered + 2).
-_SKILL = ExpressionWrapper(
-    (F("golden_correct") + 1.0) / (F("golden_answered") + 2.0), output_field=FloatField()
-)
+_SKILL = skill_expression(correct=F("golden_correct"), answered=F("golden_answered"))
 
 
 @dataclass(frozen=True)
@@ -235,13 +233,12 @@ class CostEstimate:
 
 
 def pool_cost_estimate(*, pool: Pool, stats: PoolStats) -> CostEstimate:
-    from tasks.services import golden_slots_for
-
     if pool.status in (PoolStatus.CLOSED, PoolStatus.COMPLETED):
         return CostEstimate(spent=stats.spent, final=stats.spent, budget=stats.budget)
-    needed = stats.answers_needed
-    golden = golden_slots_for(regular_slots=needed, golden_rate=pool.golden_rate)
-    final = stats.spent + cost_per_answer(pool.reward) * (needed + golden)
+    still_to_pay = answers_cost(
+        reward=pool.reward, golden_rate=pool.golden_rate, regular=stats.answers_needed
+    )
+    final = stats.spent + still_to_pay.total
     return CostEstimate(spent=stats.spent, final=final, budget=stats.budget)
 
 

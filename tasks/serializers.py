@@ -97,7 +97,7 @@ def pool_json(pool: Pool) -> dict[str, Any]:
             "reserved": money_str(money.held if money else Decimal(0)),
             "spent": money_str(money.spent if money else Decimal(0)),
         },
-        # Quality settings (issue 4).
+        # Quality settings.
         "min_skill": pool.min_skill,
         "min_golden": pool.min_golden,
         "min_seconds": pool.min_seconds,
@@ -108,7 +108,7 @@ def pool_json(pool: Pool) -> dict[str, Any]:
         "review_hours": pool.review_hours,
         "content_warning": pool.content_warning,
         "allow_html": pool.allow_html,
-        # Pay against the floor (issue 7): effective_hourly_pay, below_floor, floor_reward.
+        # Pay against the floor: effective_hourly_pay, below_floor, floor_reward.
         **pool_pay_json(pool_fairness(pool=pool)),
     }
 

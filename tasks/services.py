@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -47,14 +47,14 @@ class PoolSettings:
     priority: int = 50
     golden_rate: float = 0.1
     assignment_ttl: int = 600
-    # Quality (issue 4).
+    # Quality.
     min_skill: float = 0.7
     min_golden: int = 5
     min_seconds: float | None = None
     aggregation_method: str = "ds"
     target_confidence: float | None = None
     min_overlap: int | None = None
-    # Payment and worker care (issues 5 and 7).
+    # Payment and worker care.
     acceptance: str = "instant"
     review_hours: int = 24
     content_warning: str | None = None
@@ -202,6 +202,53 @@ def pool_mark_completed_if_done(*, pool_id: int) -> Pool | None:
     return pool
 
 
+# -------------------------------------------------------------------------------------------- task places
+# A claim takes a place (tasks.claims), an answer fills it (tasks.answering); these are the other changes.
+
+
+def answer_place_return(*, answer: Answer) -> None:
+    """A rejected answer gives its place back, so another worker may answer the task."""
+    if answer.is_golden:
+        Pool.objects.filter(pk=answer.pool_id).update(golden_slots_left=F("golden_slots_left") + 1)
+        Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") - 1)
+    else:
+        Task.objects.filter(pk=answer.task_id).update(
+            remaining=F("remaining") + 1, answers_count=F("answers_count") - 1
+        )
+
+
+def answer_place_retake(*, answer: Answer) -> bool:
+    """A reinstated answer takes a place again if its pool still has one free; False if none was left."""
+    if answer.is_golden:
+        took = Pool.objects.filter(pk=answer.pool_id, golden_slots_left__gt=0).update(
+            golden_slots_left=F("golden_slots_left") - 1
+        )
+        if took:
+            Task.objects.filter(pk=answer.task_id).update(answers_count=F("answers_count") + 1)
+        return bool(took)
+    return bool(
+        Task.objects.filter(pk=answer.task_id, remaining__gt=0).update(
+            remaining=F("remaining") - 1, answers_count=F("answers_count") + 1
+        )
+    )
+
+
+def tasks_stop_serving(*, tasks: QuerySet[Task]) -> int:
+    """Stop serving tasks: free places go, places held by assignments in flight stay (they may still be
+    answered), so max_answers drops to answers + in flight and the task counts as complete once those land.
+    The places-add-up invariant (remaining + active + submitted = max_answers) holds throughout."""
+    return tasks.filter(remaining__gt=0, golden_label__isnull=True).update(
+        max_answers=F("max_answers") - F("remaining"), remaining=0
+    )
+
+
+def tasks_serve_again(*, tasks: QuerySet[Task], overlap: int) -> int:
+    """Serve stopped regular tasks again, up to the pool's overlap (which is paid for until the pool ends)."""
+    return tasks.filter(golden_label__isnull=True, max_answers__lt=overlap).update(
+        remaining=F("remaining") + (overlap - F("max_answers")), max_answers=overlap
+    )
+
+
 # ---------------------------------------------------------------------------------------------- assignment
 
 
@@ -315,7 +362,7 @@ def _expire_stale_batch(*, size: int) -> int:
     return len(stale)
 
 
-# ------------------------------------------------------------------------------------- bulk import (issue 6)
+# ------------------------------------------------------------------------------------- bulk import
 
 COPY_COLUMNS = "pool_id, data, golden_label, external_id, max_answers, answers_count, remaining"
 
@@ -379,7 +426,7 @@ def _copy_tasks(
     return created, regular
 
 
-# ------------------------------------------------------------------- pause, resume, settings (issue 6)
+# ------------------------------------------------------------------- pause, resume, settings
 
 
 def _locked_pool(pool: Pool) -> Pool:
@@ -459,7 +506,7 @@ def pool_set_priority(*, pool: Pool, priority: int) -> Pool:
     return pool
 
 
-# ------------------------------------------------------------------------------------------ reward (issue 7)
+# ------------------------------------------------------------------------------------------ reward
 
 
 def pool_reward_change_allowed(*, pool: Pool, reward: Decimal) -> Pool:

@@ -16,11 +16,12 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
-from fairlabel.money import cost_per_answer, fee_for, money_str
+from fairlabel.money import money_str
 from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
+from payouts.selectors import answers_cost
 from quality.selectors import results_for_pool
 from tasks import charts, dashboard, selectors, services
 from tasks.exports import parse_format, stream_rows
@@ -128,18 +129,15 @@ def _charts_context(pool: Pool, stats: dashboard.PoolStats) -> dict[str, Any]:
 def _pool_page_context(pool: Pool) -> dict[str, Any]:
     context = _live_context(pool)
     stats = context["stats"]
-    golden_slots = services.golden_slots_for(
-        regular_slots=stats.tasks * pool.overlap, golden_rate=pool.golden_rate
-    )
-    answers_to_buy = stats.tasks * pool.overlap + golden_slots
+    cost = answers_cost(reward=pool.reward, golden_rate=pool.golden_rate, regular=stats.tasks * pool.overlap)
     context.update(
         {
             "estimate": {
-                "answers": answers_to_buy,
-                "golden_answers": golden_slots,
-                "rewards": money_str(pool.reward * answers_to_buy),
-                "fees": money_str(fee_for(pool.reward) * answers_to_buy),
-                "total": money_str(cost_per_answer(pool.reward) * answers_to_buy),
+                "answers": cost.answers,
+                "golden_answers": cost.golden,
+                "rewards": money_str(cost.rewards),
+                "fees": money_str(cost.fees),
+                "total": money_str(cost.total),
             },
             "upload_form": UploadForm(),
             "editable": pool.status in (PoolStatus.DRAFT, PoolStatus.OPEN),

@@ -1,4 +1,4 @@
-"""The three journeys of issue 8 in a real browser, each step photographed into the `shots` folder.
+"""The three journeys (worker, requester, staff) in a real browser, each step photographed into the `shots` folder.
 
 a) a worker signs up, labels with the keyboard only, watches the balance grow and cashes out;
 b) a requester signs up, is funded, creates a pool, uploads a CSV, opens it, watches it progress while simulated

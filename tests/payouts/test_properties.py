@@ -200,7 +200,7 @@ class World:
                 (a.reward + fee_for(a.reward) for a in answers if a.pool.requester_id == requester.pk),
                 Decimal(0),
             )
-            # Pay-floor top-ups (issue 7) also come out of the requester's pools.
+            # Pay-floor top-ups also come out of the requester's pools.
             spent += Entry.objects.filter(
                 transaction__kind=TransactionKind.TOP_UP,
                 transaction__pool__requester=requester,

@@ -147,7 +147,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "webhook-list": {"GET": REQUESTERS, "POST": REQUESTERS},
     "webhook-detail": {"GET": OWNER},
     "webhook-delete": {"POST": OWNER},
-    # Fair work (issue 7). HTML forms answer a refusal with a message and a redirect, so "no effect".
+    # Fair work. HTML forms answer a refusal with a message and a redirect, so "no effect".
     "fair-decisions": {"GET": WORKERS},
     "fair-decision-appeal": {"POST": ASSIGNEE_PAGE},
     "fair-care": {"GET": WORKERS, "POST": WORKERS},
@@ -165,7 +165,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "staff-fair-audit": {"GET": STAFF_ONLY},
     "staff-fair-blocks": {"GET": STAFF_ONLY, "POST": STAFF_ONLY},
     "staff-fair-block-lift": {"POST": STAFF_ONLY},
-    # Money pages (issue 5): the worker's earnings and cash-out; the requester's billing and answer review.
+    # Money pages: the worker's earnings and cash-out; the requester's billing and answer review.
     "earnings": {"GET": WORKERS},
     "earnings-withdraw": {"POST": WORKERS},
     "billing": {"GET": REQUESTERS},
@@ -174,7 +174,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "review-accept-all": {"POST": OWNER},
     "review-accept": {"POST": OWNER},
     "review-reject": {"POST": OWNER},
-    # Quality (issue 4): the worker's own skill page; staff review and restrict.
+    # Quality: the worker's own skill page; staff review and restrict.
     "worker-quality": {"GET": WORKERS},
     "staff-quality": {"GET": STAFF_ONLY},
     "staff-quality-pool": {"GET": STAFF_ONLY},

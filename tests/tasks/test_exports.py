@@ -49,7 +49,7 @@ def body(response) -> str:
 
 
 def test_results_merge_votes_per_task_with_ties_in_label_order():
-    # Majority vote: the default Dawid-Skene weighs workers, so a 1-1 tie need not stay one (issue 4).
+    # Majority vote: the default Dawid-Skene weighs workers, so a 1-1 tie need not stay one.
     pool = PoolFactory(labels=["Bad", "OK", "Spam"], overlap=3, aggregation_method="mv")
     workers = [WorkerFactory() for _ in range(3)]
     tie, clear, silent = (TaskFactory(pool=pool) for _ in range(3))
