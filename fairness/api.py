@@ -19,8 +19,8 @@ from fairlabel.permissions import IsRequester, IsWorker, request_user
 from fairness import selectors, services
 from fairness.export import export_filename, user_export_zip
 from fairness.serializers import appeal_json, decision_json, feed_pool_json
+from requester.serializers import pool_json
 from tasks.selectors import pool_for_requester
-from tasks.serializers import pool_json
 from workflows.feed import feed_for_worker
 from workflows.pools import pool_set_reward
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from fairlabel.money import money_str
 from fairlabel.spreadsheets import spreadsheet_safe
+from fairlabel.timestamps import json_time
 from fairness.models import Decision, RequesterRating
 from fairness.selectors import care_status, rating_comments_for_requester, ratings_for_requesters
 from payouts.models import Entry, Withdrawal
@@ -38,10 +39,6 @@ LEDGER_COLUMNS = ["transaction_id", "created_at", "kind", "account", "pool_id", 
 SKILL_COLUMNS = ["pool_id", "pool_name", "answers", "golden_answered", "golden_correct", "golden_accuracy"]
 WITHDRAWAL_COLUMNS = ["id", "amount", "status", "created_at", "finished_at", "failure_reason"]
 POOL_COLUMNS = ["id", "name", "status", "reward", "overlap", "created_at", "opened_at", "closed_at"]
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def _csv(columns: list[str], rows: Iterable[dict[str, Any]]) -> str:
@@ -66,8 +63,8 @@ def _profile(user: User) -> dict[str, Any]:
         "role": user.role,
         "public_id": str(user.public_id),
         "pseudonym": user.pseudonym,
-        "date_joined": _iso(user.date_joined),
-        "last_login": _iso(user.last_login),
+        "date_joined": json_time(user.date_joined),
+        "last_login": json_time(user.last_login),
         "is_active": user.is_active,
     }
 
@@ -84,7 +81,7 @@ def _ledger_rows(user: User, extra: Q | None = None) -> list[dict[str, Any]]:
     return [
         {
             "transaction_id": entry.transaction_id,
-            "created_at": _iso(entry.transaction.created_at),
+            "created_at": json_time(entry.transaction.created_at),
             "kind": entry.transaction.kind,
             "account": entry.account.kind,
             "pool_id": entry.account.pool_id or entry.transaction.pool_id,
@@ -114,8 +111,8 @@ def _restrictions(user: User) -> list[dict[str, Any]]:
             "kind": r.kind,
             "reason": r.reason,
             "figures": r.figures,
-            "created_at": _iso(r.created_at),
-            "lifted_at": _iso(r.lifted_at),
+            "created_at": json_time(r.created_at),
+            "lifted_at": json_time(r.lifted_at),
             "lift_reason": r.lift_reason,
         }
         for r in restriction_model.objects.filter(worker=user).order_by("created_at", "id")
@@ -129,7 +126,7 @@ def worker_export(*, user: User) -> dict[str, str]:
             "pool_id": a.pool_id,
             "task_id": a.task_id,
             "label": a.label,
-            "submitted_at": _iso(a.submitted_at),
+            "submitted_at": json_time(a.submitted_at),
             "duration_ms": a.duration_ms,
             "reward": money_str(a.reward),
             "pool_name": a.pool.name,
@@ -154,8 +151,8 @@ def worker_export(*, user: User) -> dict[str, str]:
             "id": w.pk,
             "amount": money_str(w.amount),
             "status": w.status,
-            "created_at": _iso(w.created_at),
-            "finished_at": _iso(w.finished_at),
+            "created_at": json_time(w.created_at),
+            "finished_at": json_time(w.finished_at),
             "failure_reason": w.failure_reason,
         }
         for w in Withdrawal.objects.filter(worker=user).order_by("created_at", "id")
@@ -168,7 +165,7 @@ def worker_export(*, user: User) -> dict[str, str]:
             "fairness": r.fairness,
             "speed": r.speed,
             "comment": r.comment,
-            "updated_at": _iso(r.updated_at),
+            "updated_at": json_time(r.updated_at),
         }
         for r in RequesterRating.objects.filter(worker=user).select_related("requester").order_by("id")
     ]
@@ -181,7 +178,7 @@ def worker_export(*, user: User) -> dict[str, str]:
     earnings = _ledger_rows(user)
     restrictions = _restrictions(user)
     everything = {
-        "exported_at": _iso(timezone.now()),
+        "exported_at": json_time(timezone.now()),
         "profile": profile,
         "answers": answers,
         "skills": skills,
@@ -214,9 +211,9 @@ def requester_export(*, user: User) -> dict[str, str]:
             "status": p.status,
             "reward": money_str(p.reward),
             "overlap": p.overlap,
-            "created_at": _iso(p.created_at),
-            "opened_at": _iso(p.opened_at),
-            "closed_at": _iso(p.closed_at),
+            "created_at": json_time(p.created_at),
+            "opened_at": json_time(p.opened_at),
+            "closed_at": json_time(p.closed_at),
         }
         for p in Pool.objects.filter(requester=user).order_by("id")
     ]
@@ -238,7 +235,7 @@ def requester_export(*, user: User) -> dict[str, str]:
     profile = _profile(user)
     deposits = [row for row in billing if row["kind"] == "deposit"]
     everything = {
-        "exported_at": _iso(timezone.now()),
+        "exported_at": json_time(timezone.now()),
         "profile": profile,
         "pools": pools,
         "billing": billing,

@@ -38,12 +38,19 @@ class Decision(models.Model):
         related_name="decisions_made",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # What the decision is about: the rejected answer, or quality's restriction row (by id, so this app does not
-    # depend on quality's schema).
+    # What the decision is about: the rejected answer, or quality's restriction (fair work sits above quality).
     answer = models.ForeignKey(
         "tasks.Answer", null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
     )
-    restriction_id = models.BigIntegerField(null=True, blank=True)
+    # No index of its own: the unique partial index below serves every lookup by restriction.
+    restriction = models.ForeignKey(
+        "quality.Restriction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        db_index=False,
+    )
     # Set when the decision no longer stands: upheld on appeal, or lifted by staff.
     reversed_at = models.DateTimeField(null=True, blank=True)
 
@@ -60,8 +67,8 @@ class Decision(models.Model):
                 fields=["answer"], condition=Q(answer__isnull=False), name="decision_once_per_answer"
             ),
             models.UniqueConstraint(
-                fields=["restriction_id"],
-                condition=Q(restriction_id__isnull=False),
+                fields=["restriction"],
+                condition=Q(restriction__isnull=False),
                 name="decision_once_per_restriction",
             ),
             # At most one standing block per worker.

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fairlabel.money import money_str
+from fairlabel.timestamps import json_time
 from fairness.models import Appeal, Decision
 from fairness.selectors import PoolFairness
 from tasks.models import Pool
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
 def appeal_json(appeal: Appeal) -> dict[str, Any]:
@@ -19,8 +16,8 @@ def appeal_json(appeal: Appeal) -> dict[str, Any]:
         "id": appeal.pk,
         "message": appeal.message,
         "status": appeal.status,
-        "created_at": _iso(appeal.created_at),
-        "decided_at": _iso(appeal.decided_at),
+        "created_at": json_time(appeal.created_at),
+        "decided_at": json_time(appeal.decided_at),
         "response": appeal.response or None,
     }
 
@@ -35,8 +32,8 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "figures": decision.figures,
         "by": "rule" if decision.created_by_id is None else "person",
-        "created_at": _iso(decision.created_at),
-        "reversed_at": _iso(decision.reversed_at),
+        "created_at": json_time(decision.created_at),
+        "reversed_at": json_time(decision.reversed_at),
         "appeal": appeal_json(appeal) if appeal is not None else None,
     }
 

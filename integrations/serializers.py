@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
 
+from fairlabel.timestamps import json_time
 from integrations.models import ImportJob, ImportStatus, Webhook, WebhookDelivery
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def import_job_json(job: ImportJob, *, build_uri: Any = None) -> dict[str, Any]:
@@ -28,9 +24,9 @@ def import_job_json(job: ImportJob, *, build_uri: Any = None) -> dict[str, Any]:
             if job.status == ImportStatus.FAILED
             else None
         ),
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": json_time(job.created_at),
+        "started_at": json_time(job.started_at),
+        "finished_at": json_time(job.finished_at),
     }
 
 
@@ -41,7 +37,7 @@ def webhook_json(webhook: Webhook, *, with_secret: bool = False) -> dict[str, An
         "events": webhook.events,
         "progress_step": webhook.progress_step,
         "is_active": webhook.is_active,
-        "created_at": _iso(webhook.created_at),
+        "created_at": json_time(webhook.created_at),
     }
     if with_secret:
         body["secret"] = webhook.secret
@@ -56,7 +52,7 @@ def delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "response_code": delivery.response_code,
         "error": delivery.error,
-        "created_at": _iso(delivery.created_at),
-        "last_attempt_at": _iso(delivery.last_attempt_at),
-        "delivered_at": _iso(delivery.delivered_at),
+        "created_at": json_time(delivery.created_at),
+        "last_attempt_at": json_time(delivery.last_attempt_at),
+        "delivered_at": json_time(delivery.delivered_at),
     }

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from fairlabel.errors import ServiceError
 from fairlabel.jobs import enqueue, enqueue_on_commit
+from fairlabel.timestamps import json_time
 from integrations.models import (
     DeliveryStatus,
     ImportJob,
@@ -299,7 +300,7 @@ def _delivery_create(*, webhook: Webhook, event: str, event_key: str, data: dict
         {
             "id": str(delivery_id),
             "event": event,
-            "created_at": timezone.now().isoformat().replace("+00:00", "Z"),
+            "created_at": json_time(timezone.now()),
             "data": data,
         },
         ensure_ascii=False,

@@ -16,6 +16,7 @@ from fairlabel.money import money_str, parse_cents
 from fairlabel.numbers import parse_id
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, IsWorker, request_user
+from fairlabel.timestamps import json_time
 from payouts import selectors, services
 from payouts.models import Withdrawal
 from tasks.selectors import pool_for_requester
@@ -24,16 +25,12 @@ from workflows.reviews import answer_reject
 PAGE_SIZE = 50
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def withdrawal_json(withdrawal: Withdrawal) -> dict[str, Any]:
     return {
         "id": withdrawal.pk,
         "amount": money_str(withdrawal.amount),
         "status": withdrawal.status,
-        "created_at": _iso(withdrawal.created_at),
+        "created_at": json_time(withdrawal.created_at),
     }
 
 
@@ -41,7 +38,7 @@ def withdrawal_detail_json(withdrawal: Withdrawal) -> dict[str, Any]:
     """The list adds what a worker needs to follow a payout: why it failed (or is being retried), and when."""
     return withdrawal_json(withdrawal) | {
         "failure_reason": withdrawal.failure_reason,
-        "finished_at": _iso(withdrawal.finished_at),
+        "finished_at": json_time(withdrawal.finished_at),
     }
 
 

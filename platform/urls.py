@@ -7,24 +7,27 @@ from accounts.api import TokenView
 from fairness import api as fairness_api
 from integrations import api as integrations_api
 from payouts import api as payouts_api
-from tasks import api as tasks_api
+from requester import api as requester_api
+from worker import api as worker_api
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
-    path("me/", tasks_api.MeView.as_view(), name="api-me"),
-    path("pools/", tasks_api.PoolListView.as_view(), name="api-pools"),
-    path("pools/<str:pool_id>/", tasks_api.PoolDetailView.as_view(), name="api-pool"),
-    path("pools/<str:pool_id>/tasks/", tasks_api.PoolTasksView.as_view(), name="api-pool-tasks"),
-    path("pools/<str:pool_id>/open/", tasks_api.PoolOpenView.as_view(), name="api-pool-open"),
-    path("pools/<str:pool_id>/close/", tasks_api.PoolCloseView.as_view(), name="api-pool-close"),
-    path("pools/<str:pool_id>/answers/", tasks_api.PoolAnswersView.as_view(), name="api-pool-answers"),
-    path("pools/<str:pool_id>/results/", tasks_api.PoolResultsView.as_view(), name="api-pool-results"),
-    path("assignments/next/", tasks_api.AssignmentNextView.as_view(), name="api-assignment-next"),
+    path("me/", worker_api.MeView.as_view(), name="api-me"),
+    path("pools/", requester_api.PoolListView.as_view(), name="api-pools"),
+    path("pools/<str:pool_id>/", requester_api.PoolDetailView.as_view(), name="api-pool"),
+    path("pools/<str:pool_id>/tasks/", requester_api.PoolTasksView.as_view(), name="api-pool-tasks"),
+    path("pools/<str:pool_id>/open/", requester_api.PoolOpenView.as_view(), name="api-pool-open"),
+    path("pools/<str:pool_id>/close/", requester_api.PoolCloseView.as_view(), name="api-pool-close"),
+    path("pools/<str:pool_id>/answers/", requester_api.PoolAnswersView.as_view(), name="api-pool-answers"),
+    path("pools/<str:pool_id>/results/", requester_api.PoolResultsView.as_view(), name="api-pool-results"),
+    path("assignments/next/", worker_api.AssignmentNextView.as_view(), name="api-assignment-next"),
     path(
-        "assignments/<str:assignment_id>/submit/", tasks_api.AssignmentSubmitView.as_view(), name="api-submit"
+        "assignments/<str:assignment_id>/submit/",
+        worker_api.AssignmentSubmitView.as_view(),
+        name="api-submit",
     ),
-    path("assignments/<str:assignment_id>/skip/", tasks_api.AssignmentSkipView.as_view(), name="api-skip"),
-    path("ping/", tasks_api.PingView.as_view(), name="api-ping"),
+    path("assignments/<str:assignment_id>/skip/", worker_api.AssignmentSkipView.as_view(), name="api-skip"),
+    path("ping/", worker_api.PingView.as_view(), name="api-ping"),
     path("imports/<str:job_id>/", integrations_api.ImportJobView.as_view(), name="api-import-job"),
     path("webhooks/", integrations_api.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<str:webhook_id>/", integrations_api.WebhookDetailView.as_view(), name="api-webhook"),

@@ -6,8 +6,8 @@ from fairlabel.numbers import IdConverter
 from fairness import views as fair_views
 from integrations import views as integration_views
 from quality import views as quality_views
-from tasks.views import requester as requester_views
-from tasks.views import worker as worker_views
+from requester import views as requester_views
+from worker import views as worker_views
 
 register_converter(IdConverter, "id")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from payouts.selectors import billing_for_requester, pool_reservations
-from tasks.dashboard import pool_stats
+from requester.dashboard import pool_stats
 from tasks.models import Pool
 from tests.factories import WorkerFactory
 from tests.fairness.util import answer, answers, open_pool

@@ -24,8 +24,8 @@ from fairlabel.numbers import BIGINT_MAX, decimal_max, int_range, parse_id, pars
 from fairness import services as fairness_services
 from fairness.models import PoolPay
 from payouts.models import Entry, Withdrawal
+from requester.forms import PoolForm
 from tasks import actors
-from tasks.forms import PoolForm
 from tasks.models import Answer, Pool, PoolStatus, Task
 from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
 from workflows import pools as pools_flow

@@ -23,9 +23,10 @@ from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
 from payouts.selectors import answers_cost
 from quality.selectors import results_for_pool
-from tasks import charts, dashboard, selectors, services
-from tasks.exports import parse_format, stream_rows
-from tasks.forms import PoolForm, UploadForm
+from requester import charts, dashboard
+from requester.exports import parse_format, stream_rows
+from requester.forms import PoolForm, UploadForm
+from tasks import selectors, services
 from tasks.importing import rows_from_upload
 from tasks.models import Pool, PoolStatus
 from workflows import pools as pool_flows
@@ -46,7 +47,7 @@ def pool_list(request: AuthedRequest) -> HttpResponse:
         "status_filters": STATUS_FILTERS,
         "limit": dashboard.DASHBOARD_LIMIT,
     }
-    template = "tasks/pool_list.html#pool-rows" if request.htmx else "tasks/pool_list.html"
+    template = "requester/pool_list.html#pool-rows" if request.htmx else "requester/pool_list.html"
     return render(request, template, context)
 
 
@@ -65,7 +66,7 @@ def pool_priority(request: AuthedRequest, pool_id: int) -> HttpResponse:
             messages.error(request, error)
         return redirect("pool-list")
     row = dashboard.dashboard_row(pool=pool)
-    return render(request, "tasks/pool_list.html#pool-row", {"row": row, "row_error": error})
+    return render(request, "requester/pool_list.html#pool-row", {"row": row, "row_error": error})
 
 
 @requester_required
@@ -75,7 +76,7 @@ def pool_create(request: AuthedRequest) -> HttpResponse:
         pool = services.pool_create(requester=request.user, settings=services.PoolSettings(**form.validated))
         messages.success(request, "Pool created. Upload its tasks, then open it.")
         return redirect("pool-detail", pool_id=pool.pk)
-    return render(request, "tasks/pool_form.html", {"form": form})
+    return render(request, "requester/pool_form.html", {"form": form})
 
 
 def _live_context(pool: Pool) -> dict[str, Any]:
@@ -158,11 +159,11 @@ def pool_detail(request: AuthedRequest, pool_id: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "pool-charts":
         stats = dashboard.pool_stats(pool_ids=[pool.pk])[pool.pk]
         return render(
-            request, "tasks/pool_detail.html#charts", {"pool": pool, **_charts_context(pool, stats)}
+            request, "requester/pool_detail.html#charts", {"pool": pool, **_charts_context(pool, stats)}
         )
     if request.htmx:
-        return render(request, "tasks/_pool_progress.html", _live_context(pool))
-    return render(request, "tasks/pool_detail.html", _pool_page_context(pool))
+        return render(request, "requester/_pool_progress.html", _live_context(pool))
+    return render(request, "requester/pool_detail.html", _pool_page_context(pool))
 
 
 @require_POST

@@ -25,7 +25,7 @@ from workflows.feed import feed_for_worker
 
 @worker_required
 def feed(request: AuthedRequest) -> HttpResponse:
-    return render(request, "tasks/feed.html", {"items": feed_for_worker(worker=request.user)})
+    return render(request, "worker/feed.html", {"items": feed_for_worker(worker=request.user)})
 
 
 def _task_context(request: AuthedRequest, assignment: Assignment | None) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def _pool_param(request: AuthedRequest) -> int | None:
 def work(request: AuthedRequest) -> HttpResponse:
     """The annotator page: the worker's current task, or a new one."""
     assignment = assignments.assignment_next(worker=request.user, pool_id=_pool_param(request))
-    return render(request, "tasks/work.html", _task_context(request, assignment))
+    return render(request, "worker/work.html", _task_context(request, assignment))
 
 
 @require_POST
@@ -92,4 +92,4 @@ def _after_action(request: AuthedRequest, following: Assignment | None, notice: 
         "oob": True,
         "balance": {"available": money_str(balance.available), "reserved": money_str(balance.reserved)},
     }
-    return render(request, "tasks/_task.html", context)
+    return render(request, "worker/_task.html", context)

@@ -177,7 +177,7 @@ def test_pausing_keeps_the_money_reserved_and_answers_in_flight_count(requester)
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     services.pool_pause(pool=pool)
     assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
-    from tasks.dashboard import pool_stats
+    from requester.dashboard import pool_stats
 
     stats = pool_stats(pool_ids=[pool.pk])[pool.pk]
     assert stats.completed == 1 and stats.reserved == Decimal("0.11")

@@ -7,10 +7,11 @@ from rest_framework import serializers
 
 from fairlabel.fields import MoneyField, RealNumberField, WholeNumberField
 from fairlabel.money import money_str
+from fairlabel.timestamps import json_time
 from fairness.selectors import pool_fairness
 from fairness.serializers import pool_pay_json
 from payouts.selectors import pool_reservations
-from tasks.models import Acceptance, Assignment, ContentWarning, Pool
+from tasks.models import Acceptance, ContentWarning, Pool
 from tasks.selectors import pool_progress
 
 
@@ -86,7 +87,7 @@ def pool_json(pool: Pool) -> dict[str, Any]:
         "golden_rate": pool.golden_rate,
         "assignment_ttl": pool.assignment_ttl,
         "status": pool.status,
-        "created_at": iso(pool.created_at),
+        "created_at": json_time(pool.created_at),
         "progress": {
             "tasks": progress.tasks,
             "golden": progress.golden,
@@ -111,24 +112,3 @@ def pool_json(pool: Pool) -> dict[str, Any]:
         # Pay against the floor: effective_hourly_pay, below_floor, floor_reward.
         **pool_pay_json(pool_fairness(pool=pool)),
     }
-
-
-def assignment_json(assignment: Assignment) -> dict[str, Any]:
-    """What a worker sees: never the golden label, nothing that tells golden tasks apart."""
-    pool = assignment.pool
-    return {
-        "id": assignment.pk,
-        "expires_at": iso(assignment.expires_at),
-        "pool": {
-            "id": pool.pk,
-            "name": pool.name,
-            "instructions": pool.instructions,
-            "labels": pool.labels,
-            "reward": money_str(pool.reward),
-        },
-        "task": {"id": assignment.task_id, "data": assignment.task.data},
-    }
-
-
-def iso(moment: Any) -> str:
-    return moment.isoformat().replace("+00:00", "Z")

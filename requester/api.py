@@ -1,4 +1,5 @@
-"""REST API v1 for pools, tasks and assignments (contract in issue #2). Thin: parse, call a service, render."""
+"""REST API v1 for a requester's pools: create, add tasks, open, close, read answers and results. Thin: parse,
+call a use case or selector, render."""
 
 from __future__ import annotations
 
@@ -13,17 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fairlabel.errors import ServiceError
-from fairlabel.money import money_str
-from fairlabel.numbers import parse_id
 from fairlabel.paging import parse_page
-from fairlabel.permissions import IsRequester, IsWorker, request_user
-from payouts.selectors import balance_for_user
+from fairlabel.permissions import IsRequester, request_user
 from quality.selectors import results_for_pool
+from requester.exports import parse_format, stream_rows
+from requester.serializers import PoolCreateSerializer, pool_json
 from tasks import selectors, services
-from tasks.exports import parse_format, stream_rows
 from tasks.importing import rows_from_json, rows_from_upload
-from tasks.serializers import PoolCreateSerializer, assignment_json, pool_json
-from workflows import assignments
 from workflows import pools as pool_flows
 
 PAGE_SIZE = 50
@@ -60,30 +57,6 @@ _pool_response = inline_serializer(
         "floor_reward": serializers.CharField(allow_null=True),
     },
 )
-_balance = inline_serializer(
-    name="Balance", fields={"available": serializers.CharField(), "reserved": serializers.CharField()}
-)
-
-
-def _balance_json(user: Any) -> dict[str, str]:
-    balance = balance_for_user(user=user)
-    return {"available": money_str(balance.available), "reserved": money_str(balance.reserved)}
-
-
-class MeView(APIView):
-    @extend_schema(
-        responses=inline_serializer(
-            name="Me",
-            fields={
-                "username": serializers.CharField(),
-                "role": serializers.CharField(),
-                "balance": _balance,
-            },
-        )
-    )
-    def get(self, request: Request) -> Response:
-        user = request_user(request)
-        return Response({"username": user.username, "role": user.role, "balance": _balance_json(user)})
 
 
 class PoolListView(APIView):
@@ -248,86 +221,3 @@ class PoolResultsView(APIView):
             fmt=fmt,
             filename=f"pool-{pool.pk}-results",
         )
-
-
-class AssignmentNextView(APIView):
-    permission_classes = [IsWorker]
-
-    @extend_schema(
-        request=inline_serializer(
-            name="NextRequest", fields={"pool": serializers.IntegerField(required=False)}
-        ),
-        responses={200: dict, 204: None},
-    )
-    def post(self, request: Request) -> Response:
-        pool_id = request.data.get("pool") if isinstance(request.data, dict) else None
-        if pool_id is not None and (isinstance(pool_id, bool) or not isinstance(pool_id, int)):
-            raise ServiceError(code="invalid_request", message="pool must be a pool id (a whole number).")
-        assignment = assignments.assignment_next(worker=request_user(request), pool_id=pool_id)
-        if assignment is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(assignment_json(assignment))
-
-
-def _assignment_id(raw: str) -> int:
-    pk = parse_id(raw)
-    if pk is None:
-        raise ServiceError(code="not_found", message="No such assignment of yours.", status_code=404)
-    return pk
-
-
-class AssignmentSubmitView(APIView):
-    permission_classes = [IsWorker]
-
-    @extend_schema(
-        request=inline_serializer(name="SubmitRequest", fields={"label": serializers.CharField()}),
-        responses=inline_serializer(
-            name="SubmitResponse",
-            fields={
-                "status": serializers.CharField(),
-                "reward": serializers.CharField(),
-                "balance": _balance,
-            },
-        ),
-    )
-    def post(self, request: Request, assignment_id: str) -> Response:
-        label = request.data.get("label") if isinstance(request.data, dict) else None
-        if not isinstance(label, str):
-            raise ServiceError(
-                code="invalid_label", message="label must be one of the pool's labels (a string)."
-            )
-        answer = assignments.assignment_submit(
-            worker=request_user(request), assignment_id=_assignment_id(assignment_id), label=label
-        )
-        return Response(
-            {
-                "status": answer.status,
-                "reward": money_str(answer.reward),
-                "balance": _balance_json(request_user(request)),
-            }
-        )
-
-
-class AssignmentSkipView(APIView):
-    permission_classes = [IsWorker]
-
-    @extend_schema(request=None, responses={200: dict})
-    def post(self, request: Request, assignment_id: str) -> Response:
-        services.assignment_skip(worker=request_user(request), assignment_id=_assignment_id(assignment_id))
-        return Response({"status": "skipped"})
-
-
-class PingView(APIView):
-    """A trivial authenticated read (the token check's one indexed SELECT).
-
-    The benchmarks measure it next to the assignment feed on the same server, so the feed's cost can be read
-    against the framework's own floor rather than against an absolute figure that depends on the machine.
-    """
-
-    @extend_schema(
-        responses=inline_serializer(
-            name="Ping", fields={"ok": serializers.BooleanField(), "user": serializers.CharField()}
-        )
-    )
-    def get(self, request: Request) -> Response:
-        return Response({"ok": True, "user": request_user(request).username})

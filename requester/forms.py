@@ -4,8 +4,8 @@ from typing import Any
 
 from django import forms
 
+from requester.serializers import PoolCreateSerializer
 from tasks.models import Acceptance, ContentWarning
-from tasks.serializers import PoolCreateSerializer
 
 
 def _number(*, step: str = "1", **kwargs: Any) -> forms.CharField:

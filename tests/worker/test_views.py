@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 
 from payouts.selectors import balance_for_user
-from tasks.models import Answer, Pool, PoolStatus, Task
+from tasks.models import Answer
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
 from workflows.pools import pool_open
 
@@ -115,67 +114,3 @@ def test_roles_are_kept_apart():
     assert Client().get("/feed/").status_code == 302
     other = PoolFactory()
     assert browser_for(requester).get(f"/pools/{other.pk}/").status_code == 404
-
-
-def test_requester_creates_uploads_opens_and_downloads():
-    requester = RequesterFactory()
-    fund(requester, "50")
-    client = browser_for(requester)
-    response = client.post(
-        "/pools/new/",
-        {
-            "name": "Photos",
-            "instructions": "Look",
-            "labels": "Cat\nDog\n",
-            "reward": "0.02",
-            "overlap": 2,
-            "priority": 50,
-            "golden_rate": 0.1,
-            "assignment_ttl": 600,
-        },
-    )
-    pool = Pool.objects.get(name="Photos")
-    assert response.status_code == 302 and pool.labels == ["Cat", "Dog"]
-    csv = io.BytesIO(b"url,golden\nhttp://x/1.jpg,\nhttp://x/2.jpg,Cat\n")
-    csv.name = "photos.csv"
-    page = client.post(f"/pools/{pool.pk}/upload/", {"file": csv}, follow=True).content.decode()
-    assert "2 tasks imported" in page
-    assert "Opening reserves" in page
-    page = client.post(f"/pools/{pool.pk}/open/", follow=True).content.decode()
-    assert "The pool is open" in page
-    pool.refresh_from_db()
-    assert pool.status == PoolStatus.OPEN
-    download = client.get(f"/pools/{pool.pk}/download/results/?format=csv")
-    assert download["Content-Disposition"] == f'attachment; filename="pool-{pool.pk}-results.csv"'
-    assert b"".join(download.streaming_content).startswith(b"task_id,external_id,label,confidence,answers")
-    assert client.get(f"/pools/{pool.pk}/download/secrets/").status_code == 404
-
-
-def test_bad_upload_shows_the_row_and_imports_nothing():
-    requester = RequesterFactory()
-    pool = PoolFactory(requester=requester, labels=["Cat", "Dog"])
-    csv = io.BytesIO(b"url,golden\nhttp://x/1.jpg,\nhttp://x/2.jpg,Horse\n")
-    csv.name = "photos.csv"
-    page = (
-        browser_for(requester).post(f"/pools/{pool.pk}/upload/", {"file": csv}, follow=True).content.decode()
-    )
-    assert "Row 2" in page and "Nothing was imported" in page
-    assert not Task.objects.exists()
-
-
-def test_opening_without_funds_says_how_much_is_missing():
-    requester = RequesterFactory()
-    pool = PoolFactory(requester=requester, reward=Decimal("1"))
-    TaskFactory(pool=pool)
-    page = browser_for(requester).post(f"/pools/{pool.pk}/open/", follow=True).content.decode()
-    assert "Deposit 1.10 more" in page
-
-
-def test_requester_sees_and_regenerates_the_api_token():
-    requester = RequesterFactory()
-    client = browser_for(requester)
-    old = requester.auth_token.key
-    assert old in client.get("/account/token/").content.decode()
-    client.post("/account/token/regenerate/")
-    requester.refresh_from_db()
-    assert requester.auth_token.key != old
