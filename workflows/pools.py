@@ -18,6 +18,11 @@ from tasks.models import Pool, PoolStatus
 @transaction.atomic(durable=True)
 def pool_open(*, pool: Pool) -> Pool:
     """Open a draft pool, reserving the cost of every answer it will pay for (402 if the money is short)."""
+    return pool_open_within(pool=pool)
+
+
+def pool_open_within(*, pool: Pool) -> Pool:
+    """`pool_open` inside a use case's own transaction (loading the demo)."""
     pool, regular_slots = tasks_services.pool_regular_slots_to_open(pool=pool)
     golden_slots = pool_reserve(pool=pool, regular_slots=regular_slots)
     return tasks_services.pool_mark_open(pool=pool, golden_slots=golden_slots)
@@ -32,6 +37,11 @@ def _reserve_added(added: tasks_services.TasksAdded) -> None:
 @transaction.atomic(durable=True)
 def tasks_add(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
     """Add tasks all or nothing; in an open pool their cost is reserved in the same transaction."""
+    return tasks_add_within(pool=pool, rows=rows)
+
+
+def tasks_add_within(*, pool: Pool, rows: Iterable[TaskRow]) -> int:
+    """`tasks_add` inside a use case's own transaction (loading the demo)."""
     added = tasks_services.tasks_add(pool=pool, rows=rows)
     _reserve_added(added)
     return added.created
