@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, QuerySet
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.db.models.functions.datetime import TruncBase
 from django.urls import reverse
@@ -23,6 +23,7 @@ from fairlabel.money import money_str
 from payouts.selectors import answers_cost, pool_reservations
 from quality.selectors import skill_expression
 from tasks.models import Answer, Pool, PoolStatus, Task, WorkerPoolStats
+from tasks.selectors import pools_progress
 
 DASHBOARD_LIMIT = 1000
 
@@ -55,22 +56,13 @@ def pool_stats(*, pool_ids: list[int], now: datetime | None = None) -> dict[int,
         return {}
     now = now or timezone.now()
     values: dict[int, dict[str, Any]] = {pk: {} for pk in pool_ids}
-    regular = Q(golden_label__isnull=True)
-    for pool_id, tasks, golden, completed, answers, needed in (
-        Task.objects.filter(pool_id__in=pool_ids)
-        .values("pool_id")
-        .annotate(
-            n_tasks=Count("id", filter=regular),
-            n_golden=Count("id", filter=~regular),
-            n_completed=Count("id", filter=regular & Q(answers_count__gte=F("max_answers"))),
-            n_answers=Sum("answers_count"),
-            n_needed=Sum(F("max_answers") - F("answers_count"), filter=regular),
-        )
-        .order_by()
-        .values_list("pool_id", "n_tasks", "n_golden", "n_completed", "n_answers", "n_needed")
-    ):
+    for pool_id, progress in pools_progress(pool_ids=pool_ids).items():
         values[pool_id].update(
-            tasks=tasks, golden=golden, completed=completed, answers=answers or 0, answers_needed=needed or 0
+            tasks=progress.tasks,
+            golden=progress.golden,
+            completed=progress.completed,
+            answers=progress.answers,
+            answers_needed=progress.answers_needed,
         )
     for pool_id, count in (
         Answer.objects.filter(

@@ -88,7 +88,8 @@ class Progress:
     tasks: int
     golden: int
     completed: int
-    answers: int
+    answers: int  # every answer, golden ones included
+    answers_needed: int = 0  # regular answers still to come
 
     @property
     def percent(self) -> int:
@@ -106,13 +107,16 @@ def pools_progress(*, pool_ids: list[int]) -> dict[int, Progress]:
             n_golden=Count("id", filter=~regular),
             n_completed=Count("id", filter=regular & Q(answers_count__gte=F("max_answers"))),
             n_answers=Sum("answers_count"),
+            n_needed=Sum(F("max_answers") - F("answers_count"), filter=regular),
         )
         .order_by()
-        .values_list("pool_id", "n_tasks", "n_golden", "n_completed", "n_answers")
+        .values_list("pool_id", "n_tasks", "n_golden", "n_completed", "n_answers", "n_needed")
     )
     found = {
-        pool_id: Progress(tasks=tasks, golden=golden, completed=completed, answers=answers or 0)
-        for pool_id, tasks, golden, completed, answers in rows
+        pool_id: Progress(
+            tasks=tasks, golden=golden, completed=completed, answers=answers or 0, answers_needed=needed or 0
+        )
+        for pool_id, tasks, golden, completed, answers, needed in rows
     }
     return {pk: found.get(pk, Progress(tasks=0, golden=0, completed=0, answers=0)) for pk in pool_ids}
 
