@@ -36,15 +36,12 @@ from fairness.models import (
     RequesterStats,
     WorkerCarePreferences,
 )
-from payouts.models import Account, AccountKind, Entry, TransactionKind
+from payouts.selectors import money_held_by, withdrawal_in_flight
 from payouts.services import (
-    InsufficientFunds,
-    account_platform_fees,
-    account_pool_reserved,
-    account_requester_available,
-    account_worker_available,
-    ledger_post,
+    answer_reinstate_pay,
+    pool_reservation_cover_from_requester,
     pool_reservation_settle,
+    worker_top_up_pay,
 )
 from quality import services as quality_services
 from quality.models import Restriction
@@ -240,32 +237,17 @@ def pool_floor_top_up(*, pool: Pool) -> PoolTopUp | None:
     total_owed = sum((line[4] for line in owed_lines), Decimal(0))
     available = reservation.balance
     if available < total_owed:
-        # The floor is the requester's promise, not the reservation's: what the reservation cannot cover comes
-        # from the requester's balance, as far as it goes (a completed pool has spent its reservation).
-        requester = Account.objects.select_for_update().get(
-            pk=account_requester_available(user_id=pool.requester_id).pk
+        # What the reservation cannot cover comes from the requester's balance, as far as it goes (a completed
+        # pool has spent its reservation).
+        available += pool_reservation_cover_from_requester(
+            pool=pool, reservation=reservation, needed=total_owed - available
         )
-        extra = min(total_owed - available, requester.balance)
-        if extra > 0:
-            ledger_post(
-                kind=TransactionKind.POOL_RESERVE,
-                legs=[(requester, -extra), (reservation, extra)],
-                pool=pool,
-                memo="top-up to the pay floor: what the reservation could not cover",
-            )
-            available += extra
     paid_total = Decimal(0)
     lines: list[TopUpLine] = []
     for worker_id, n, capped_ms, rewards, owed in owed_lines:
         amount = pay.pro_rata(owed=owed, available=available, total_owed=total_owed)
         if amount > 0:
-            ledger_post(
-                kind=TransactionKind.TOP_UP,
-                legs=[(reservation, -amount), (account_worker_available(user_id=worker_id), amount)],
-                pool=pool,
-                idempotency_key=f"top_up:{pool.pk}:{worker_id}",
-                memo=f"top-up to the pay floor in pool {pool.pk}",
-            )
+            worker_top_up_pay(pool=pool, reservation=reservation, worker_id=worker_id, amount=amount)
             paid_total += amount
         lines.append(TopUpLine(worker_id, n, capped_ms, rewards, owed, amount))
         audit(
@@ -593,41 +575,9 @@ def answer_reinstate(*, answer_id: int) -> dict[str, Any]:
             code="not_rejected", message=f"This answer is {answer.status}, not rejected.", status_code=409
         )
     pool = Pool.objects.select_for_update(no_key=True).get(pk=answer.pool_id)
-    refunded = dict(
-        Entry.objects.filter(transaction__idempotency_key=f"answer:{answer.pk}:reject")
-        .values_list("account__kind")
-        .annotate(total=Sum("amount"))
-    )
-    reward = -refunded.get(AccountKind.WORKER_PENDING, Decimal(0)) or answer.reward
-    fee = -refunded.get(AccountKind.PLATFORM_FEES, Decimal(0))
     running = pool.status in (PoolStatus.OPEN, PoolStatus.PAUSED)
     took_place = running and answer_place_retake(answer=answer)
-    source = (
-        account_pool_reserved(pool=pool)
-        if took_place
-        else account_requester_available(user_id=pool.requester_id)
-    )
-    legs = [(source, -(reward + fee)), (account_worker_available(user_id=answer.worker_id), reward)]
-    if fee:
-        legs.append((account_platform_fees(), fee))
-    try:
-        ledger_post(
-            kind=TransactionKind.REVERSAL,
-            legs=legs,
-            pool=pool,
-            idempotency_key=f"answer:{answer.pk}:reinstate",
-            memo=f"answer {answer.pk} reinstated on appeal",
-        )
-    except InsufficientFunds as exc:
-        raise ServiceError(
-            code="insufficient_funds",
-            message=(
-                f"Paying this answer back needs {money_str(reward + fee)} and the balance holds "
-                f"{money_str(exc.available)}. Deposit the difference, then decide the appeal."
-            ),
-            status_code=402,
-            details={"needed": money_str(reward + fee), "available": money_str(exc.available)},
-        ) from exc
+    reward, fee = answer_reinstate_pay(answer=answer, pool=pool, from_reservation=took_place)
     Answer.objects.filter(pk=answer.pk).update(status=AnswerStatus.ACCEPTED, reviewed_at=timezone.now())
     return {
         "answer_id": answer.pk,
@@ -758,21 +708,7 @@ def account_erase(*, user: User, password: str) -> User:
     if not check_password(password or "", user.password):
         raise ServiceError(code="wrong_password", message="That is not your password.", status_code=403)
     user = User.objects.select_for_update().get(pk=user.pk)
-    balances = {
-        row["kind"]: row["total"]
-        for row in Account.objects.filter(user=user).values("kind").annotate(total=Sum("balance"))
-    }
-    held = sum(
-        (
-            balances.get(kind) or Decimal(0)
-            for kind in (
-                AccountKind.WORKER_AVAILABLE,
-                AccountKind.WORKER_PENDING,
-                AccountKind.REQUESTER_AVAILABLE,
-            )
-        ),
-        Decimal(0),
-    )
+    held = money_held_by(user=user)
     if held > 0:
         raise ServiceError(
             code="balance_not_empty",
@@ -786,9 +722,7 @@ def account_erase(*, user: User, password: str) -> User:
             message="Close your running pools first, then delete the account.",
             status_code=409,
         )
-    from payouts.models import OPEN_WITHDRAWAL_STATUSES, Withdrawal
-
-    if Withdrawal.objects.filter(worker=user, status__in=OPEN_WITHDRAWAL_STATUSES).exists():
+    if withdrawal_in_flight(worker=user):
         raise ServiceError(
             code="withdrawal_in_flight",
             message="A withdrawal of yours is still being paid; delete the account once it is done.",

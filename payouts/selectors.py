@@ -13,7 +13,7 @@ from django.db.models import Count, Min, Sum
 from fairlabel.money import cost_per_answer, fee_for
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
-from payouts.models import Account, AccountKind, Entry, TransactionKind, Withdrawal
+from payouts.models import OPEN_WITHDRAWAL_STATUSES, Account, AccountKind, Entry, TransactionKind, Withdrawal
 from tasks.models import Answer, AnswerStatus, Pool
 from tasks.services import golden_slots_for
 
@@ -106,6 +106,19 @@ def balance_for_user(*, user: User) -> Balance:
         available=totals.get(AccountKind.WORKER_AVAILABLE, Decimal(0)),
         reserved=totals.get(AccountKind.WORKER_PENDING, Decimal(0)),
     )
+
+
+def money_held_by(*, user: User) -> Decimal:
+    """What is still this person's to take out: a worker's available and pending pay, a requester's balance."""
+    held = Account.objects.filter(
+        user=user,
+        kind__in=[AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_PENDING, AccountKind.REQUESTER_AVAILABLE],
+    ).aggregate(total=Sum("balance"))["total"]
+    return held or Decimal(0)
+
+
+def withdrawal_in_flight(*, worker: User) -> bool:
+    return Withdrawal.objects.filter(worker=worker, status__in=OPEN_WITHDRAWAL_STATUSES).exists()
 
 
 # ---------------------------------------------------------------------------------------------- workers

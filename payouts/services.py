@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from fairlabel.errors import ServiceError
@@ -556,6 +557,78 @@ def answer_reject(*, requester: User, answer_id: int, reason: str) -> Answer:
     )
     answer.status, answer.reviewed_at, answer.reject_reason = AnswerStatus.REJECTED, now, reason
     return answer
+
+
+def answer_reinstate_pay(*, answer: Answer, pool: Pool, from_reservation: bool) -> tuple[Decimal, Decimal]:
+    """Pay a rejected answer after all, reversing its rejection's posting; returns (reward, fee) paid.
+
+    The money comes from the pool's reservation when the answer took its place back in a running pool, else
+    from the requester's balance: 402 when that cannot cover it, and nothing is posted.
+    """
+    refunded = dict(
+        Entry.objects.filter(transaction__idempotency_key=f"answer:{answer.pk}:reject")
+        .values_list("account__kind")
+        .annotate(total=Sum("amount"))
+    )
+    reward = -refunded.get(AccountKind.WORKER_PENDING, Decimal(0)) or answer.reward
+    fee = -refunded.get(AccountKind.PLATFORM_FEES, Decimal(0))
+    source = (
+        account_pool_reserved(pool=pool)
+        if from_reservation
+        else account_requester_available(user_id=pool.requester_id)
+    )
+    legs = [(source, -(reward + fee)), (account_worker_available(user_id=answer.worker_id), reward)]
+    if fee:
+        legs.append((account_platform_fees(), fee))
+    try:
+        ledger_post(
+            kind=TransactionKind.REVERSAL,
+            legs=legs,
+            pool=pool,
+            idempotency_key=f"answer:{answer.pk}:reinstate",
+            memo=f"answer {answer.pk} reinstated on appeal",
+        )
+    except InsufficientFunds as exc:
+        raise ServiceError(
+            code="insufficient_funds",
+            message=(
+                f"Paying this answer back needs {money_str(reward + fee)} and the balance holds "
+                f"{money_str(exc.available)}. Deposit the difference, then decide the appeal."
+            ),
+            status_code=402,
+            details={"needed": money_str(reward + fee), "available": money_str(exc.available)},
+        ) from exc
+    return reward, fee
+
+
+def pool_reservation_cover_from_requester(*, pool: Pool, reservation: Account, needed: Decimal) -> Decimal:
+    """Move what the requester's balance holds, up to `needed`, into the pool's reservation; returns the amount.
+
+    For pay-floor top-ups: the floor is the requester's promise, not the reservation's.
+    """
+    requester = Account.objects.select_for_update().get(
+        pk=account_requester_available(user_id=pool.requester_id).pk
+    )
+    extra = min(needed, requester.balance)
+    if extra > 0:
+        ledger_post(
+            kind=TransactionKind.POOL_RESERVE,
+            legs=[(requester, -extra), (reservation, extra)],
+            pool=pool,
+            memo="top-up to the pay floor: what the reservation could not cover",
+        )
+    return max(extra, Decimal(0))
+
+
+def worker_top_up_pay(*, pool: Pool, reservation: Account, worker_id: int, amount: Decimal) -> None:
+    """Pay a worker what the pay floor owes them for a pool, from its reservation, once (no platform fee)."""
+    ledger_post(
+        kind=TransactionKind.TOP_UP,
+        legs=[(reservation, -amount), (account_worker_available(user_id=worker_id), amount)],
+        pool=pool,
+        idempotency_key=f"top_up:{pool.pk}:{worker_id}",
+        memo=f"top-up to the pay floor in pool {pool.pk}",
+    )
 
 
 def answers_auto_accept_expired(*, now: datetime | None = None, batch: int = 2000) -> int:

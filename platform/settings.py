@@ -81,6 +81,9 @@ INSTALLED_APPS = [
     "quality",
     "fairness",
     "integrations",
+    "demo",
+    # The project package itself, for its commands: runplatform (`make run`) and run_scheduler.
+    "fairlabel.apps.FairlabelConfig",
 ]
 
 MIDDLEWARE = [

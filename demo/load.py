@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from accounts.demo import DEMO_ACCOUNTS
 from accounts.models import User
 from accounts.services import account_create
+from demo import listings
+from demo.accounts import DEMO_ACCOUNTS
 from payouts.services import deposit_create
-from tasks import demo
 from tasks.models import Pool
 from tasks.services import PoolSettings, pool_create
 from workflows.pools import pool_open_within, tasks_add_within
@@ -33,8 +33,8 @@ def demo_load() -> Pool | None:
         requester=requester,
         settings=PoolSettings(
             name=POOL_NAME,
-            instructions=demo.INSTRUCTIONS,
-            labels=demo.LABELS,
+            instructions=listings.INSTRUCTIONS,
+            labels=listings.LABELS,
             reward=Decimal("0.03"),
             overlap=3,
             priority=60,
@@ -42,5 +42,5 @@ def demo_load() -> Pool | None:
             assignment_ttl=600,
         ),
     )
-    tasks_add_within(pool=pool, rows=demo.demo_rows())
+    tasks_add_within(pool=pool, rows=listings.demo_rows())
     return pool_open_within(pool=pool)

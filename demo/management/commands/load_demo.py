@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from workflows.demo import demo_load
+from demo.load import demo_load
 
 
 class Command(BaseCommand):

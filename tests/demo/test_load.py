@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
+from demo.load import POOL_NAME
 from payouts.ledger_invariants import ledger_report
 from tasks.models import Pool, PoolStatus
-from workflows.demo import POOL_NAME
 
 pytestmark = pytest.mark.django_db
 
