@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "fairlabel.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "fairlabel.middleware.HtmxLoginRedirectMiddleware",
     "fairlabel.middleware.ServiceErrorMiddleware",
     # Last, as django-axes asks: turns a locked-out log-in into its lockout response.
     "axes.middleware.AxesMiddleware",

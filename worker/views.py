@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -16,7 +18,7 @@ from fairlabel.numbers import parse_id
 from fairlabel.web import AuthedRequest, worker_required
 from payouts.selectors import balance_for_user
 from tasks import selectors, services
-from tasks.models import AnswerStatus, Assignment
+from tasks.models import Answer, AnswerStatus, Assignment
 from workflows import assignments
 from workflows.feed import feed_for_worker
 
@@ -28,11 +30,16 @@ def feed(request: AuthedRequest) -> HttpResponse:
     return render(request, "worker/feed.html", {"items": feed_for_worker(worker=request.user)})
 
 
-def _task_context(request: AuthedRequest, assignment: Assignment | None) -> dict[str, Any]:
-    context: dict[str, Any] = {"assignment": assignment}
+def _task_context(
+    request: AuthedRequest, assignment: Assignment | None, *, chosen_pool_id: int | None
+) -> dict[str, Any]:
+    """What the task area shows. `chosen_pool_id` is the pool the worker pressed Start on, kept across answers so
+    the annotator serves that pool only and says so when it has nothing more for them."""
+    context: dict[str, Any] = {"assignment": assignment, "chosen_pool_id": chosen_pool_id}
     if assignment is not None:
         context["fields"] = selectors.task_fields_for_worker(assignment=assignment)
         context["labels"] = list(enumerate(assignment.pool.labels, start=1))
+        context["held_elsewhere"] = chosen_pool_id is not None and assignment.pool_id != chosen_pool_id
     return context
 
 
@@ -44,8 +51,16 @@ def _pool_param(request: AuthedRequest) -> int | None:
 @worker_required
 def work(request: AuthedRequest) -> HttpResponse:
     """The annotator page: the worker's current task, or a new one."""
-    assignment = assignments.assignment_next(worker=request.user, pool_id=_pool_param(request))
-    return render(request, "worker/work.html", _task_context(request, assignment))
+    chosen = _pool_param(request)
+    assignment = assignments.assignment_next(worker=request.user, pool_id=chosen)
+    return render(request, "worker/work.html", _task_context(request, assignment, chosen_pool_id=chosen))
+
+
+def _earned(answer: Answer) -> str:
+    amount = f"+{money_str(answer.reward)} {settings.PLATFORM_CURRENCY}"
+    if answer.status == AnswerStatus.PENDING:
+        return f"Saved “{answer.label}”. {amount} once the requester has reviewed it."
+    return f"Saved “{answer.label}”. {amount} earned."
 
 
 @require_POST
@@ -53,41 +68,45 @@ def work(request: AuthedRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def work_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     """Submit, then answer with the next task already claimed, so the worker never waits between tasks."""
-    pool_id = _pool_param(request)
+    chosen = _pool_param(request)
     try:
         answer, following = assignments.assignment_submit_and_next(
-            worker=request.user, assignment_id=assignment_id, label=request.POST.get("label", "")
+            worker=request.user,
+            assignment_id=assignment_id,
+            label=request.POST.get("label", ""),
+            pool_id=chosen,
         )
-        notice = (
-            f"+{money_str(answer.reward)} pending the requester's review"
-            if answer.status == AnswerStatus.PENDING
-            else f"+{money_str(answer.reward)} earned"
-        )
+        notice = _earned(answer)
+        if following is not None and following.pool_id != answer.pool_id:
+            notice += f" Next: a task from “{following.pool.name}”."
     except ServiceError as exc:
-        following = assignments.assignment_next(worker=request.user, pool_id=pool_id)
-        notice = exc.message
-    return _after_action(request, following, notice)
+        following = assignments.assignment_next(worker=request.user, pool_id=chosen)
+        notice = f"Not saved: {exc.message}"
+    return _after_action(request, following, notice, chosen_pool_id=chosen)
 
 
 @require_POST
 @worker_required
 @vary_on_headers("HX-Request")
 def work_skip(request: AuthedRequest, assignment_id: int) -> HttpResponse:
-    pool_id = _pool_param(request)
+    chosen = _pool_param(request)
     try:
         services.assignment_skip(worker=request.user, assignment_id=assignment_id)
         notice = "Skipped: you will not see that task again."
     except ServiceError as exc:
         notice = exc.message
-    return _after_action(request, assignments.assignment_next(worker=request.user, pool_id=pool_id), notice)
+    following = assignments.assignment_next(worker=request.user, pool_id=chosen)
+    return _after_action(request, following, notice, chosen_pool_id=chosen)
 
 
-def _after_action(request: AuthedRequest, following: Assignment | None, notice: str) -> HttpResponse:
+def _after_action(
+    request: AuthedRequest, following: Assignment | None, notice: str, *, chosen_pool_id: int | None
+) -> HttpResponse:
     if not request.htmx:
         messages.info(request, notice)
-        return redirect("work")
+        return redirect(f"{reverse('work')}?pool={chosen_pool_id}" if chosen_pool_id else reverse("work"))
     balance = balance_for_user(user=request.user)
-    context = _task_context(request, following) | {
+    context = _task_context(request, following, chosen_pool_id=chosen_pool_id) | {
         "notice": notice,
         "oob": True,
         "balance": {"available": money_str(balance.available), "reserved": money_str(balance.reserved)},

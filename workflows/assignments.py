@@ -84,11 +84,14 @@ def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer
 
 
 def assignment_submit_and_next(
-    *, worker: User, assignment_id: int, label: str
+    *, worker: User, assignment_id: int, label: str, pool_id: int | None = None
 ) -> tuple[Answer, Assignment | None]:
-    """Submit, then claim the next task (same pool first, then any pool), so the annotator needs no second request.
+    """Submit, then claim the next task, so the annotator needs no second request: from `pool_id` only when the
+    worker chose that pool, else the same pool first, then any pool.
 
     Two transactions: the answer is committed and paid before the claim, whatever becomes of the claim.
     """
     answer = assignment_submit(worker=worker, assignment_id=assignment_id, label=label)
+    if pool_id is not None:
+        return answer, _assignment_next(worker=worker, pool_id=pool_id, prefer_pool_id=None)
     return answer, _assignment_next(worker=worker, pool_id=None, prefer_pool_id=answer.pool_id)

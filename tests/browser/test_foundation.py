@@ -31,13 +31,13 @@ def test_worker_labels_with_the_keyboard_and_sees_the_balance_grow(page, shots):
     page.screenshot(path=shots / "foundation-2-annotator.png", full_page=True)
     first_task = page.inner_text(".task-data")
     page.keyboard.press("2")
-    page.wait_for_selector("#notice")
+    page.wait_for_selector("#notice:has-text('Saved')")
     assert page.inner_text("#balance").startswith("0.05")
     assert page.inner_text(".task-data") != first_task
     page.keyboard.press("1")
     page.wait_for_function("() => document.querySelector('#balance').innerText.startsWith('0.10')")
     page.keyboard.press("s")
-    page.wait_for_selector("text=No more tasks for you right now")
+    page.wait_for_selector("text=No more tasks for you in this pool")
     page.screenshot(path=shots / "foundation-3-done.png", full_page=True)
     assert sorted(Answer.objects.filter(worker=worker).values_list("label", flat=True)) == [
         "OK",

@@ -84,7 +84,7 @@ def test_a_worker_signs_up_labels_with_the_keyboard_and_cashes_out(page, shots):
     )
     page.keyboard.press("3")
     _balance_is(page, "1.50")
-    page.wait_for_selector("text=No more tasks for you right now")
+    page.wait_for_selector("text=No more tasks for you in this pool")
     page.screenshot(path=shots / "journey-a-5-done.png", full_page=True)
     assert sorted(Answer.objects.filter(worker=worker).values_list("label", flat=True)) == [
         "OK",

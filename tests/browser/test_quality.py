@@ -50,7 +50,7 @@ def test_a_worker_restricted_for_missing_golden_items_reads_the_reason_and_staff
             "|| document.querySelector('form.labels').getAttribute('action') !== action",
             arg=action,
         )
-    page.wait_for_selector("text=No more tasks for you right now")
+    page.wait_for_selector("text=No more tasks for you in this pool")
     page.screenshot(path=shots / "quality-1-no-more-tasks.png", full_page=True)
     restriction = Restriction.objects.get(worker=worker, pool=pool)
     assert restriction.figures["golden_answered"] == 2 and restriction.figures["golden_correct"] == 0
