@@ -1,6 +1,8 @@
 """Small charts drawn on the server as inline SVG: no charting library, nothing fetched by the browser.
 
-Every piece of text that reaches the SVG is escaped; the numbers are formatted by us.
+Every piece of text that reaches the SVG is escaped; the numbers are formatted by us. Each chart comes with
+its values as text (a table or a sentence) for screen readers and for anyone who wants the figures. On a
+phone a chart keeps a readable size and scrolls inside its box rather than shrinking its text.
 """
 
 from __future__ import annotations
@@ -13,13 +15,23 @@ from django.utils.safestring import SafeString, mark_safe
 INK, MUTED, LINE, ACCENT, OK = "#1d2430", "#667085", "#e3e7ee", "#2856d8", "#137a3e"
 
 
-def _svg(width: int, height: int, body: list[str], title: str) -> SafeString:
+def _svg(width: int, height: int, body: list[str], title: str, *, as_text: str = "") -> SafeString:
     # Safe: every piece of text inside was escaped by the functions below.
-    return mark_safe(
+    svg = (
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-        f'font-family="system-ui, sans-serif" font-size="11">'
+        f'font-family="system-ui, sans-serif" font-size="13">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+    )
+    return mark_safe(f'<figure class="chart-figure"><div class="scroll-box">{svg}</div>{as_text}</figure>')
+
+
+def _values_table(title: str, headers: tuple[str, str], rows: Sequence[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><td>{escape(label)}</td><td>{escape(value)}</td></tr>" for label, value in rows)
+    return (
+        '<details class="chart-values"><summary>The values as a table</summary>'
+        f'<table class="table"><caption class="visually-hidden">{escape(title)}</caption><thead><tr><th scope="col">{escape(headers[0])}</th>'
+        f'<th scope="col">{escape(headers[1])}</th></tr></thead><tbody>{cells}</tbody></table></details>'
     )
 
 
@@ -71,7 +83,11 @@ def line_chart(
         f'<text x="{left}" y="{height - 6}" fill="{MUTED}">{escape(first_label)}</text>',
         f'<text x="{width - right}" y="{height - 6}" text-anchor="end" fill="{MUTED}">{escape(last_label)}</text>',
     ]
-    return _svg(width, height, body, title)
+    described = (
+        f'<p class="chart-text">{points[-1][1]:,} of the {target:,} answers collected between '
+        f"{escape(first_label)} and {escape(last_label)}.</p>"
+    )
+    return _svg(width, height, body, title, as_text=described)
 
 
 def bar_chart(
@@ -79,6 +95,7 @@ def bar_chart(
     values: Sequence[int],
     labels: Sequence[str],
     title: str,
+    headers: tuple[str, str] = ("", "Count"),
     empty: str = "Nothing yet",
     width: int = 520,
     height: int = 180,
@@ -109,7 +126,8 @@ def bar_chart(
                 f'<text x="{x + bar_w / 2:.1f}" y="{height - 6}" text-anchor="middle" fill="{MUTED}">'
                 f"{escape(label)}</text>"
             )
-    return _svg(width, height, body, title)
+    rows = [(label, f"{value:,}") for value, label in zip(values, labels, strict=True)]
+    return _svg(width, height, body, title, as_text=_values_table(title, headers, rows))
 
 
 def hbar_chart(
@@ -134,4 +152,5 @@ def hbar_chart(
             f'fill-opacity="0.8"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" fill="{MUTED}">{count:,} ({100 * count / total:.0f}%)</text>'
         )
-    return _svg(width, height, body, title)
+    rows = [(label, f"{count:,} ({100 * count / total:.0f}%)") for label, count in items]
+    return _svg(width, height, body, title, as_text=_values_table(title, ("Label", "Answers"), rows))

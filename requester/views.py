@@ -110,6 +110,7 @@ def _charts_context(pool: Pool, stats: dashboard.PoolStats) -> dict[str, Any]:
             values=recent_counts,
             labels=[h.strftime("%H:00") for h in recent_hours],
             title="Answers per hour (the last 48 hours with answers)",
+            headers=("Hour (UTC)", "Answers"),
             empty="No answers yet",
             label_every=max(1, len(recent_counts) // 8),
         ),
@@ -122,6 +123,7 @@ def _charts_context(pool: Pool, stats: dashboard.PoolStats) -> dict[str, Any]:
             values=skill,
             labels=[f"{i / 10:.1f}" for i in range(len(skill))],
             title="Workers by golden skill, (correct + 1) / (answered + 2)",
+            headers=("Skill from", "Workers"),
             empty="No golden answers yet",
         ),
     }
