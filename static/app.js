@@ -44,3 +44,23 @@ const markScrollingBoxes = () => {
 document.addEventListener("DOMContentLoaded", markScrollingBoxes);
 window.addEventListener("resize", markScrollingBoxes);
 document.addEventListener("htmx:afterSettle", markScrollingBoxes);
+
+// Moments come from the server in UTC (<time datetime=…>); shown here in the reader's own zone and format.
+const TIME_FORMATS = {
+  minutes: { dateStyle: "medium", timeStyle: "short" },
+  seconds: { dateStyle: "medium", timeStyle: "medium" },
+  date: { dateStyle: "medium" },
+  time: { timeStyle: "medium" },
+};
+const localizeTimes = () => {
+  document.querySelectorAll("time[datetime][data-precision]:not([data-local])").forEach((node) => {
+    const moment = new Date(node.getAttribute("datetime"));
+    const format = TIME_FORMATS[node.dataset.precision];
+    if (Number.isNaN(moment.getTime()) || !format) return;
+    node.title = node.textContent;
+    node.textContent = new Intl.DateTimeFormat(undefined, format).format(moment);
+    node.dataset.local = "true";
+  });
+};
+document.addEventListener("DOMContentLoaded", localizeTimes);
+document.addEventListener("htmx:afterSettle", localizeTimes);

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.conf import settings
 
 from fairness import pay
 from fairness.selectors import pool_fairness
@@ -51,7 +52,17 @@ def floor_min_answers() -> int:
     return pay.min_answers()
 
 
+# The figures behind a decision in plain words; any other key is shown as its words ("golden_answered").
+FIGURE_LABELS = {
+    "task_id": "Task",
+    "label": "Your answer",
+    "reward": f"Reward ({settings.PLATFORM_CURRENCY})",
+    "submitted_at": "Submitted",
+    "duration_seconds": "Time you took (seconds)",
+}
+
+
 @register.filter
 def figure_label(key: object) -> str:
-    """ "duration_seconds" -> "Duration seconds": the figures' keys as words."""
-    return str(key).replace("_", " ").capitalize()
+    """ "duration_seconds" -> "Time you took (seconds)": the figures' keys as words."""
+    return FIGURE_LABELS.get(str(key)) or str(key).replace("_", " ").capitalize()
