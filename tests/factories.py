@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from accounts.models import Role, User
 from payouts.services import deposit_create
 from tasks.models import Pool, Task
+from workflows.pools import pool_open
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -71,3 +73,40 @@ class TaskFactory(factory.django.DjangoModelFactory):
 
 def fund(user: User, amount: str) -> None:
     deposit_create(user=user, amount=Decimal(amount))
+
+
+def open_pool(
+    *,
+    requester: User | None = None,
+    tasks: int = 3,
+    golden: int | Sequence[str] = 0,
+    reward: str = "0.10",
+    overlap: int = 1,
+    labels: Sequence[str] = ("OK", "Bad"),
+    golden_rate: float = 0.0,
+    fund_amount: str = "100",
+    task_data: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Pool:
+    """An open pool of `tasks` regular items, its requester funded with `fund_amount` before opening.
+
+    `golden` is a count (golden items whose true label is labels[0]) or the golden items' true labels.
+    `task_data` is every regular item's data (the factory's "item n" by default); `extra` goes to PoolFactory.
+    """
+    if isinstance(golden, str):
+        raise TypeError("golden is a count or a sequence of labels, not one label")
+    golden_labels = [labels[0]] * golden if isinstance(golden, int) else list(golden)
+    if requester is not None:
+        extra["requester"] = requester
+    pool = PoolFactory(
+        reward=Decimal(reward), overlap=overlap, labels=list(labels), golden_rate=golden_rate, **extra
+    )
+    if task_data is None:
+        TaskFactory.create_batch(tasks, pool=pool)
+    else:
+        TaskFactory.create_batch(tasks, pool=pool, data=task_data)
+    for i, label in enumerate(golden_labels):
+        # No "golden" in the data: tests check that nothing a worker sees gives a golden item away.
+        TaskFactory(pool=pool, golden_label=label, data={"text": f"item g{i}"})
+    fund(pool.requester, fund_amount)
+    return pool_open(pool=pool)

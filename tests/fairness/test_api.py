@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from fairness.services import block_create, pools_pay_refresh
-from tests.factories import StaffFactory, WorkerFactory
-from tests.fairness.util import answer, answers, open_pool
+from tests.factories import StaffFactory, WorkerFactory, open_pool
+from tests.fairness.util import answer, answers
 from workflows.reviews import answer_reject
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_decisions_and_one_appeal(api):
 
 
 def test_a_blocked_worker_sees_the_block_and_gets_nothing(api):
-    open_pool(tasks=3)
+    open_pool(tasks=3, reward="0.01")
     worker = WorkerFactory()
     block_create(staff=StaffFactory(), worker=worker, reason="Shared account.")
     client = api(worker)

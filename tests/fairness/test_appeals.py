@@ -15,8 +15,8 @@ from fairness.services import appeal_decide, appeal_file, block_create, block_li
 from payouts.ledger_invariants import ledger_problems
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, AnswerStatus, Task
-from tests.factories import RequesterFactory, StaffFactory, WorkerFactory
-from tests.fairness.util import answer, open_pool
+from tests.factories import RequesterFactory, StaffFactory, WorkerFactory, open_pool
+from tests.fairness.util import answer
 from workflows.assignments import assignment_next
 from workflows.feed import pools_open_for_worker
 from workflows.pools import pool_close
@@ -129,7 +129,7 @@ def test_only_a_named_staff_member_can_block_and_the_database_refuses_a_ruleless
 
 
 def test_a_blocked_worker_gets_no_tasks_until_an_appeal_is_upheld():
-    pool = open_pool(tasks=5)
+    pool = open_pool(tasks=5, reward="0.01")
     worker, staff = WorkerFactory(), StaffFactory()
     held = assignment_next(worker=worker)
     assert held is not None
@@ -173,7 +173,7 @@ def test_a_quality_restriction_is_a_decision_and_an_upheld_appeal_lifts_it():
     from tasks.models import WorkerPoolStats
     from workflows.reviews import restriction_impose
 
-    pool = open_pool(tasks=5, min_golden=5, min_skill=0.7)
+    pool = open_pool(tasks=5, reward="0.01", min_golden=5, min_skill=0.7)
     worker, staff = WorkerFactory(), StaffFactory()
     WorkerPoolStats.objects.create(worker=worker, pool=pool, golden_answered=6, golden_correct=2)
     restriction = restriction_check_after_golden(worker=worker, pool=pool)
@@ -211,7 +211,7 @@ def test_the_periodic_sync_records_restrictions_made_elsewhere_and_their_lifts()
     from fairness.services import decisions_sync_restrictions
     from quality.models import Restriction
 
-    pool = open_pool(tasks=2)
+    pool = open_pool(tasks=2, reward="0.01")
     worker, staff = WorkerFactory(), StaffFactory()
     # Made outside quality's services (the admin site, a shell): no decision yet.
     restriction = Restriction.objects.create(

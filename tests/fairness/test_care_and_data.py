@@ -16,8 +16,8 @@ from payouts.models import Entry
 from payouts.services import withdrawal_create, withdrawal_pay
 from tasks.models import Answer
 from tasks.services import assignment_skip
-from tests.factories import PASSWORD, WorkerFactory
-from tests.fairness.util import answer, answers, open_pool
+from tests.factories import PASSWORD, WorkerFactory, open_pool
+from tests.fairness.util import answer, answers
 from workflows.assignments import assignment_next
 from workflows.feed import feed_for_worker, pools_open_for_worker
 from workflows.reviews import answer_reject
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_warned_pools_are_hidden_until_the_worker_opts_in():
-    plain = open_pool(tasks=3, name="Plain")
-    gory = open_pool(tasks=3, name="Gory", content_warning="violence")
+    plain = open_pool(tasks=3, reward="0.01", name="Plain")
+    gory = open_pool(tasks=3, reward="0.01", name="Gory", content_warning="violence")
     worker = WorkerFactory()
     assert pools_open_for_worker(worker=worker) == [plain]
     care_preferences_save(worker=worker, categories=["hate"], daily_cap=10)
@@ -39,8 +39,8 @@ def test_warned_pools_are_hidden_until_the_worker_opts_in():
 
 
 def test_the_daily_cap_counts_warned_tasks_seen_today_skipped_ones_included():
-    gory = open_pool(tasks=10, content_warning="violence")
-    plain = open_pool(tasks=10)
+    gory = open_pool(tasks=10, reward="0.01", content_warning="violence")
+    plain = open_pool(tasks=10, reward="0.01")
     worker = WorkerFactory()
     care_preferences_save(worker=worker, categories=["violence"], daily_cap=2)
     answer(pool=gory, worker=worker, seconds=4)

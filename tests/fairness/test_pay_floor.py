@@ -12,8 +12,8 @@ from fairness.services import pool_pay_measure, pools_pay_refresh
 from payouts.ledger_invariants import ledger_problems
 from payouts.models import LedgerTransaction, TransactionKind
 from payouts.selectors import balance_for_user
-from tests.factories import WorkerFactory
-from tests.fairness.util import answer, answers, open_pool
+from tests.factories import WorkerFactory, open_pool
+from tests.fairness.util import answer, answers
 from workflows.feed import feed_for_worker, pools_open_for_worker
 from workflows.pools import pool_close, pool_set_reward
 

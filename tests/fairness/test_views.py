@@ -11,8 +11,8 @@ from django.test import Client
 
 from fairness.models import Appeal, Decision
 from fairness.services import block_create, care_preferences_save, pools_pay_refresh
-from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund
-from tests.fairness.util import answer, answers, open_pool
+from tests.factories import PASSWORD, PoolFactory, StaffFactory, TaskFactory, WorkerFactory, fund, open_pool
+from tests.fairness.util import answer, answers
 from workflows.pools import pool_open
 from workflows.reviews import answer_reject
 

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from accounts.models import User
 from tasks.models import Answer, Pool
-from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from tests.factories import WorkerFactory
 from workflows.assignments import assignment_next, assignment_submit
-from workflows.pools import pool_open
-
-
-def open_pool(
-    *, tasks: int = 30, reward: str = "0.01", overlap: int = 1, fund_amount: str = "100", **extra: Any
-) -> Pool:
-    pool = PoolFactory(reward=Decimal(reward), overlap=overlap, labels=["OK", "Bad"], **extra)
-    TaskFactory.create_batch(tasks, pool=pool)
-    fund(pool.requester, fund_amount)
-    return pool_open(pool=pool)
 
 
 def answer(*, pool: Pool, worker: User, seconds: float, label: str = "OK") -> Answer:

@@ -38,8 +38,8 @@ from payouts.ledger_invariants import ledger_problems
 from payouts.models import OPEN_WITHDRAWAL_STATUSES, SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Task
-from tests.factories import WorkerFactory
-from tests.payouts.util import open_pool, submit
+from tests.factories import WorkerFactory, open_pool
+from tests.payouts.util import submit
 from tests.processes import REDIS_URL, clear, database_url, kill, send
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

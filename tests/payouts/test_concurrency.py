@@ -15,8 +15,7 @@ from payouts.models import SimulatedBankTransfer, Withdrawal
 from payouts.selectors import balance_for_user
 from payouts.services import answers_accept_bulk, withdrawal_create, withdrawal_pay
 from tasks.models import Answer, AnswerStatus, Task
-from tests.factories import WorkerFactory
-from tests.payouts.util import open_pool
+from tests.factories import WorkerFactory, open_pool
 from workflows.assignments import assignment_next, assignment_submit
 from workflows.reviews import answer_reject
 

@@ -17,8 +17,8 @@ from django.test import Client
 from payouts.actors import ledger_check
 from payouts.models import Account, Entry, LedgerCheckRun, LedgerTransaction, TransactionKind, Withdrawal
 from payouts.services import account_requester_available, withdrawal_create
-from tests.factories import StaffFactory
-from tests.payouts.util import earn, open_pool, submit
+from tests.factories import StaffFactory, open_pool
+from tests.payouts.util import earn, submit
 from tests.processes import database_url
 
 pytestmark = pytest.mark.django_db

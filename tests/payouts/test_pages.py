@@ -11,8 +11,8 @@ from django.test import Client
 from payouts.models import Withdrawal
 from payouts.services import withdrawal_pay
 from tasks.models import Answer
-from tests.factories import WorkerFactory
-from tests.payouts.util import available, open_pool, pending, submit
+from tests.factories import WorkerFactory, open_pool
+from tests.payouts.util import available, pending, submit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.payouts.urls")]
 

@@ -12,8 +12,8 @@ from payouts.ledger_invariants import ledger_problems
 from payouts.selectors import balance_for_user
 from payouts.services import answers_auto_accept_expired
 from tasks.models import Answer, Pool, Task
-from tests.factories import RequesterFactory, WorkerFactory
-from tests.payouts.util import available, open_pool, pending, submit
+from tests.factories import RequesterFactory, WorkerFactory, open_pool
+from tests.payouts.util import available, pending, submit
 from workflows.pools import pool_close
 
 pytestmark = pytest.mark.django_db

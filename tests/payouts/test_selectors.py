@@ -10,8 +10,8 @@ import pytest
 from payouts.selectors import billing_for_requester, pool_reservations
 from requester.dashboard import pool_stats
 from tasks.models import Pool
-from tests.factories import WorkerFactory
-from tests.fairness.util import answer, answers, open_pool
+from tests.factories import WorkerFactory, open_pool
+from tests.fairness.util import answer, answers
 from workflows.pools import pool_close, pool_complete_if_done
 from workflows.reviews import answer_reject
 

@@ -21,8 +21,8 @@ from payouts.services import (
     ledger_post,
     pool_reservation_settle,
 )
-from tests.factories import WorkerFactory
-from tests.payouts.util import open_pool, submit
+from tests.factories import WorkerFactory, open_pool
+from tests.payouts.util import submit
 from workflows.pools import pool_close
 
 pytestmark = pytest.mark.django_db

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
-from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import Answer, Assignment, Pool, Task, WorkerPoolStats
-from tests.factories import PoolFactory, TaskFactory, fund
 from workflows.assignments import assignment_submit
-from workflows.pools import pool_open
-
-
-def open_pool(
-    *,
-    tasks: int = 10,
-    golden: list[str] | None = None,
-    overlap: int = 1,
-    labels: tuple[str, ...] = ("OK", "Bad"),
-    **extra: Any,
-) -> Pool:
-    """An open, funded pool; `golden` lists the golden items' true labels."""
-    pool = PoolFactory(reward=Decimal("0.10"), overlap=overlap, labels=list(labels), golden_rate=0.2, **extra)
-    TaskFactory.create_batch(tasks, pool=pool)
-    for i, label in enumerate(golden or []):
-        TaskFactory(pool=pool, golden_label=label, data={"text": f"golden {i}"})
-    fund(pool.requester, "1000")
-    return pool_open(pool=pool)
 
 
 def claim(worker: User, task: Task, *, seconds_ago: float = 5.0) -> Assignment:

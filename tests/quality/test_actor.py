@@ -8,8 +8,8 @@ import pytest
 
 from payouts.services import accounts_forget
 from quality.models import AggregationRun, PoolAggregationState, TaskResult
-from tests.factories import WorkerFactory
-from tests.quality.helpers import answer, open_pool, regular_tasks
+from tests.factories import WorkerFactory, open_pool
+from tests.quality.helpers import answer, regular_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +28,7 @@ def worker_thread():
 
 def test_committed_answers_are_aggregated_by_the_actor_once_per_debounce(worker_thread, monkeypatch):
     monkeypatch.setattr("quality.services.DEBOUNCE_SECONDS", 1)
-    pool = open_pool(tasks=2, overlap=2, aggregation_method="mv")
+    pool = open_pool(tasks=2, overlap=2, golden_rate=0.2, aggregation_method="mv")
     first, second = regular_tasks(pool)
     a, b = WorkerFactory(), WorkerFactory()
     answer(a, first, "OK")

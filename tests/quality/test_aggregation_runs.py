@@ -21,8 +21,8 @@ from quality.services import (
     pool_aggregation_request,
 )
 from tasks.models import Answer, AnswerStatus, PoolStatus
-from tests.factories import WorkerFactory
-from tests.quality.helpers import answer, golden_tasks, open_pool, regular_tasks
+from tests.factories import WorkerFactory, open_pool
+from tests.quality.helpers import answer, golden_tasks, regular_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def adversarial_pool():
     seeded with the golden items learns that B's and C's "Bad" means OK and says OK.
     """
     # Twenty regular tasks so the reservation pays for the golden answers; only the first gets answers.
-    pool = open_pool(tasks=20, golden=["OK", "Bad", "OK", "Bad"], overlap=3, min_golden=100)
+    pool = open_pool(tasks=20, golden=["OK", "Bad", "OK", "Bad"], overlap=3, golden_rate=0.2, min_golden=100)
     a, b, c = WorkerFactory(), WorkerFactory(), WorkerFactory()
     for task in golden_tasks(pool):
         swapped = "Bad" if task.golden_label == "OK" else "OK"
@@ -183,7 +183,7 @@ def test_big_pools_are_never_aggregated_inside_a_request(api, monkeypatch):
 
 
 def test_rejected_answers_do_not_count_and_a_result_without_answers_goes():
-    pool = open_pool(tasks=2, overlap=2, aggregation_method="mv")
+    pool = open_pool(tasks=2, overlap=2, golden_rate=0.2, aggregation_method="mv")
     first, second = regular_tasks(pool)
     w1, w2 = WorkerFactory(), WorkerFactory()
     answer(w1, first, "OK")
@@ -229,7 +229,7 @@ def test_copy_reads_every_answer_that_counts_and_writes_the_results():
 
 
 def test_answers_ask_for_one_debounced_run_and_the_run_clears_it(broker, django_capture_on_commit_callbacks):
-    pool = open_pool(tasks=5, overlap=2)
+    pool = open_pool(tasks=5, overlap=2, golden_rate=0.2)
     workers = [WorkerFactory(), WorkerFactory()]
     before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
@@ -255,7 +255,7 @@ def test_answers_ask_for_one_debounced_run_and_the_run_clears_it(broker, django_
 
 
 def test_a_run_never_overlaps_another_and_reschedules_what_came_in_meanwhile(broker):
-    pool = open_pool(tasks=2)
+    pool = open_pool(tasks=2, golden_rate=0.2)
     answer(WorkerFactory(), regular_tasks(pool)[0], "OK")
     assert pool_aggregation_request(pool_id=pool.pk, delay_seconds=0)
     state = PoolAggregationState.objects.get(pool=pool)
@@ -288,7 +288,7 @@ def test_a_run_never_overlaps_another_and_reschedules_what_came_in_meanwhile(bro
 
 
 def test_completion_asks_for_the_final_run_at_once(broker, django_capture_on_commit_callbacks):
-    pool = open_pool(tasks=1, overlap=1)
+    pool = open_pool(tasks=1, overlap=1, golden_rate=0.2)
     with django_capture_on_commit_callbacks(execute=True):
         answer(WorkerFactory(), regular_tasks(pool)[0], "OK")  # debounced request
     with django_capture_on_commit_callbacks(execute=True):
@@ -303,10 +303,10 @@ def test_completion_asks_for_the_final_run_at_once(broker, django_capture_on_com
 
 
 def test_catch_up_resends_lost_runs_and_runs_pools_behind_their_answers(broker):
-    lost = open_pool(tasks=1)
-    behind = open_pool(tasks=1)
-    fresh = open_pool(tasks=1)
-    draft_like = open_pool(tasks=1)
+    lost = open_pool(tasks=1, golden_rate=0.2)
+    behind = open_pool(tasks=1, golden_rate=0.2)
+    fresh = open_pool(tasks=1, golden_rate=0.2)
+    draft_like = open_pool(tasks=1, golden_rate=0.2)
     answer(WorkerFactory(), regular_tasks(lost)[0], "OK")
     answer(WorkerFactory(), regular_tasks(behind)[0], "OK")
     answer(WorkerFactory(), regular_tasks(fresh)[0], "OK")
@@ -326,7 +326,7 @@ def test_catch_up_resends_lost_runs_and_runs_pools_behind_their_answers(broker):
 
 
 def test_a_run_keeps_a_bounded_history():
-    pool = open_pool(tasks=1)
+    pool = open_pool(tasks=1, golden_rate=0.2)
     answer(WorkerFactory(), regular_tasks(pool)[0], "OK")
     from quality import services
 

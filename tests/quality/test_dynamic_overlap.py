@@ -13,8 +13,8 @@ from payouts.selectors import balance_for_user
 from quality.models import AggregationRun, TaskResult
 from quality.services import pool_aggregate, pool_overlap_adjust
 from tasks.models import PoolStatus, Task
-from tests.factories import WorkerFactory
-from tests.quality.helpers import answer, claim, open_pool, regular_tasks
+from tests.factories import WorkerFactory, open_pool
+from tests.quality.helpers import answer, claim, regular_tasks
 from workflows.assignments import assignment_submit
 from workflows.pools import pool_complete_if_done
 
@@ -27,7 +27,9 @@ def places(task: Task) -> tuple[int, int, int]:
 
 
 def test_agreeing_answers_stop_a_task_at_min_overlap(api):
-    pool = open_pool(tasks=2, overlap=5, aggregation_method="mv", target_confidence=0.9, min_overlap=2)
+    pool = open_pool(
+        tasks=2, overlap=5, golden_rate=0.2, aggregation_method="mv", target_confidence=0.9, min_overlap=2
+    )
     task, other = regular_tasks(pool)
     a, b = WorkerFactory(), WorkerFactory()
     answer(a, task, "OK")
@@ -42,7 +44,9 @@ def test_agreeing_answers_stop_a_task_at_min_overlap(api):
 
 
 def test_disagreement_keeps_a_task_open_until_its_overlap():
-    pool = open_pool(tasks=1, overlap=3, aggregation_method="mv", target_confidence=0.9, min_overlap=2)
+    pool = open_pool(
+        tasks=1, overlap=3, golden_rate=0.2, aggregation_method="mv", target_confidence=0.9, min_overlap=2
+    )
     (task,) = regular_tasks(pool)
     answer(WorkerFactory(), task, "OK")
     answer(WorkerFactory(), task, "Bad")
@@ -52,7 +56,9 @@ def test_disagreement_keeps_a_task_open_until_its_overlap():
 
 
 def test_an_answer_in_flight_when_a_task_stops_is_still_accepted():
-    pool = open_pool(tasks=1, overlap=5, aggregation_method="mv", target_confidence=0.9, min_overlap=2)
+    pool = open_pool(
+        tasks=1, overlap=5, golden_rate=0.2, aggregation_method="mv", target_confidence=0.9, min_overlap=2
+    )
     (task,) = regular_tasks(pool)
     late = WorkerFactory()
     in_flight = claim(late, task)
@@ -64,7 +70,9 @@ def test_an_answer_in_flight_when_a_task_stops_is_still_accepted():
 
 
 def test_money_for_answers_never_bought_returns_when_the_pool_completes():
-    pool = open_pool(tasks=3, overlap=5, aggregation_method="mv", target_confidence=0.9, min_overlap=2)
+    pool = open_pool(
+        tasks=3, overlap=5, golden_rate=0.2, aggregation_method="mv", target_confidence=0.9, min_overlap=2
+    )
     requester = pool.requester
     start = balance_for_user(user=requester).available
     reserved = balance_for_user(user=requester).reserved
@@ -85,7 +93,7 @@ def test_money_for_answers_never_bought_returns_when_the_pool_completes():
 
 
 def test_a_run_stops_confident_tasks_and_reopens_ones_whose_confidence_fell():
-    pool = open_pool(tasks=2, overlap=4, target_confidence=0.8, min_overlap=2)  # Dawid-Skene
+    pool = open_pool(tasks=2, overlap=4, golden_rate=0.2, target_confidence=0.8, min_overlap=2)  # Dawid-Skene
     first, second = regular_tasks(pool)
     workers = [WorkerFactory() for _ in range(3)]
     # No run yet: Dawid-Skene has no worker estimates, so submits do not stop anything.
@@ -106,7 +114,9 @@ def test_a_run_stops_confident_tasks_and_reopens_ones_whose_confidence_fell():
 
 
 def test_dawid_skene_stops_at_submit_once_a_run_has_estimated_the_workers():
-    pool = open_pool(tasks=6, golden=["OK", "Bad"] * 3, overlap=4, target_confidence=0.9, min_overlap=2)
+    pool = open_pool(
+        tasks=6, golden=["OK", "Bad"] * 3, overlap=4, golden_rate=0.2, target_confidence=0.9, min_overlap=2
+    )
     good = [WorkerFactory(), WorkerFactory()]
     tasks = regular_tasks(pool)
     for worker in good:  # both right on every golden item, and agreeing on the first task
@@ -122,7 +132,7 @@ def test_dawid_skene_stops_at_submit_once_a_run_has_estimated_the_workers():
 
 
 def test_pools_without_a_target_are_untouched():
-    pool = open_pool(tasks=1, overlap=3)
+    pool = open_pool(tasks=1, overlap=3, golden_rate=0.2)
     (task,) = regular_tasks(pool)
     answer(WorkerFactory(), task, "OK")
     answer(WorkerFactory(), task, "OK")

@@ -11,8 +11,8 @@ from django.utils.html import escape
 from accounts.models import User
 from quality.models import Restriction
 from quality.services import pool_aggregate
-from tests.factories import PASSWORD, RequesterFactory, StaffFactory, WorkerFactory
-from tests.quality.helpers import answer, golden_tasks, open_pool, regular_tasks
+from tests.factories import PASSWORD, RequesterFactory, StaffFactory, WorkerFactory, open_pool
+from tests.quality.helpers import answer, golden_tasks, regular_tasks
 from workflows.reviews import restriction_impose
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,9 @@ def client_for(user) -> Client:
 
 
 def restricted_worker():
-    pool = open_pool(name="Listings", tasks=4, golden=["OK"] * 5, min_golden=3, overlap=2, min_seconds=1.0)
+    pool = open_pool(
+        name="Listings", tasks=4, golden=["OK"] * 5, min_golden=3, overlap=2, golden_rate=0.2, min_seconds=1.0
+    )
     worker = WorkerFactory()
     for task in golden_tasks(pool)[:3]:
         answer(worker, task, "Bad")
@@ -112,7 +114,7 @@ def test_staff_lift_and_impose_with_a_reason_through_the_pages():
     )
     assert "Choose a pool" in twice.content.decode()  # a pool they are restricted from is not offered
     assert Restriction.objects.filter(worker=worker, lifted_at__isnull=True).count() == 1
-    elsewhere = open_pool(name="Elsewhere")
+    elsewhere = open_pool(tasks=10, golden_rate=0.2, name="Elsewhere")
     refused = staff.post(
         f"/staff/quality/workers/{worker.pk}/restrict/", {"pool": elsewhere.pk, "reason": "x"}
     )

@@ -12,8 +12,8 @@ from fairness.models import Decision
 from payouts.selectors import balance_for_user
 from quality.models import Restriction, RestrictionKind
 from tasks.models import AnswerStatus, WorkerPoolStats
-from tests.factories import StaffFactory, WorkerFactory
-from tests.quality.helpers import answer, golden_tasks, open_pool, unseen_golden
+from tests.factories import StaffFactory, WorkerFactory, open_pool
+from tests.quality.helpers import answer, golden_tasks, unseen_golden
 from workflows.reviews import restriction_impose, restriction_lift
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def next_pool(api, worker) -> int | None:
 
 
 def test_golden_answers_are_scored_when_submitted():
-    pool = open_pool(golden=["OK", "Bad"])
+    pool = open_pool(tasks=10, golden=["OK", "Bad"], golden_rate=0.2)
     worker = WorkerFactory()
     right, wrong = golden_tasks(pool)
     assert answer(worker, right, "OK").correct is True
@@ -42,8 +42,8 @@ def test_golden_answers_are_scored_when_submitted():
 
 
 def test_low_skill_after_min_golden_restricts_from_that_pool_only(api):
-    pool = open_pool(golden=["OK"] * 6, min_skill=0.7, min_golden=5, priority=90)
-    other = open_pool(tasks=3, priority=10)
+    pool = open_pool(tasks=10, golden=["OK"] * 6, golden_rate=0.2, min_skill=0.7, min_golden=5, priority=90)
+    other = open_pool(tasks=3, golden_rate=0.2, priority=10)
     worker = WorkerFactory()
     golden = golden_tasks(pool)
     # Four wrong answers: skill (0 + 1) / (4 + 2) = 0.17, but fewer than min_golden: still being scored.
@@ -73,7 +73,7 @@ def test_low_skill_after_min_golden_restricts_from_that_pool_only(api):
 
 
 def test_a_skilled_worker_is_never_restricted(api):
-    pool = open_pool(golden=["OK"] * 6, min_skill=0.7, min_golden=5)
+    pool = open_pool(tasks=10, golden=["OK"] * 6, golden_rate=0.2, min_skill=0.7, min_golden=5)
     worker = WorkerFactory()
     for i, task in enumerate(golden_tasks(pool)):
         answer(worker, task, "OK" if i != 2 else "Bad")  # 5 of 6: 6 / 8 = 0.75
@@ -82,7 +82,7 @@ def test_a_skilled_worker_is_never_restricted(api):
 
 
 def test_staff_lift_gives_a_fresh_start_and_impose_needs_a_reason(api):
-    pool = open_pool(golden=["OK"] * 9, min_skill=0.7, min_golden=2)
+    pool = open_pool(tasks=10, golden=["OK"] * 9, golden_rate=0.2, min_skill=0.7, min_golden=2)
     worker, staff = WorkerFactory(), StaffFactory()
     golden = golden_tasks(pool)
     answer(worker, golden[0], "Bad")
@@ -132,7 +132,7 @@ def test_staff_lift_gives_a_fresh_start_and_impose_needs_a_reason(api):
 def test_the_database_allows_one_active_restriction_per_worker_and_pool():
     from django.db import IntegrityError, transaction
 
-    pool = open_pool()
+    pool = open_pool(tasks=10, golden_rate=0.2)
     worker, staff = WorkerFactory(), StaffFactory()
     restriction_impose(worker=worker, pool=pool, reason="first", staff=staff)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -144,14 +144,14 @@ def test_the_database_allows_one_active_restriction_per_worker_and_pool():
 
 
 def test_platform_wide_restriction_keeps_the_worker_out_of_every_pool(api):
-    open_pool()
+    open_pool(tasks=10, golden_rate=0.2)
     worker = WorkerFactory()
     restriction_impose(worker=worker, pool=None, reason="Fraud under review.", staff=StaffFactory())
     assert next_pool(api, worker) is None
 
 
 def test_fast_answers_are_flagged_but_accepted_and_paid():
-    pool = open_pool(tasks=2, min_seconds=3.0)
+    pool = open_pool(tasks=2, golden_rate=0.2, min_seconds=3.0)
     worker = WorkerFactory()
     fast, slow = (
         answer(worker, task, "OK", seconds=s)
@@ -160,5 +160,5 @@ def test_fast_answers_are_flagged_but_accepted_and_paid():
     assert fast.flagged_fast is True and fast.status == AnswerStatus.ACCEPTED
     assert slow.flagged_fast is False
     assert balance_for_user(user=worker).available == Decimal("0.20")  # both paid
-    unflagged_pool = open_pool(tasks=1)  # min_seconds not set: nothing is flagged
+    unflagged_pool = open_pool(tasks=1, golden_rate=0.2)  # min_seconds not set: nothing is flagged
     assert answer(worker, unflagged_pool.tasks.get(), "OK", seconds=0.1).flagged_fast is False

@@ -12,9 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tasks import services
 from tasks.models import Pool, PoolStatus, Task, WorkerPoolStats
-from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+from tests.factories import PoolFactory, RequesterFactory, WorkerFactory, open_pool
 from workflows import assignments as assignments_flow
-from workflows import pools as pools_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -25,24 +24,6 @@ def browser_for(user) -> Client:
     return client
 
 
-def open_pool(
-    requester, *, name="Listings", tasks=4, golden=0, overlap=1, labels=("OK", "Bad"), golden_rate=0.0
-) -> Pool:
-    pool = PoolFactory(
-        requester=requester,
-        name=name,
-        reward=Decimal("0.10"),
-        overlap=overlap,
-        labels=list(labels),
-        golden_rate=golden_rate,
-    )
-    TaskFactory.create_batch(tasks, pool=pool)
-    for i in range(golden):
-        TaskFactory(pool=pool, golden_label=labels[0], data={"text": f"gold {i}"})
-    fund(requester, "100")
-    return pools_flow.pool_open(pool=pool)
-
-
 def answer(worker, pool, label="OK") -> None:
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None, "the worker should get a task"
@@ -50,7 +31,7 @@ def answer(worker, pool, label="OK") -> None:
 
 
 def test_dashboard_shows_progress_rate_spend_and_skill(requester):
-    pool = open_pool(requester, tasks=4)
+    pool = open_pool(requester=requester, tasks=4)
     worker = WorkerFactory()
     answer(worker, pool)
     answer(worker, pool)
@@ -68,7 +49,7 @@ def test_dashboard_shows_progress_rate_spend_and_skill(requester):
 
 
 def test_dashboard_filters_by_status_and_name(requester):
-    open_pool(requester, name="Cats and dogs")
+    open_pool(requester=requester, tasks=4, name="Cats and dogs")
     PoolFactory(requester=requester, name="Street signs")
     client = browser_for(requester)
     drafts = client.get("/pools/?status=draft", HTTP_HX_REQUEST="true").content.decode()
@@ -119,7 +100,7 @@ def _many_pools(requester, count: int) -> None:
 
 def test_dashboard_query_count_does_not_grow_with_pools(requester):
     client = browser_for(requester)
-    open_pool(requester, name="With answers")
+    open_pool(requester=requester, tasks=4, name="With answers")
     _many_pools(requester, 5)
     few = _dashboard_queries(client)
     _many_pools(requester, 495)
@@ -134,7 +115,9 @@ def test_dashboard_query_count_does_not_grow_with_pools(requester):
 
 
 def test_pool_page_shows_charts_golden_accuracy_and_lowest_confidence_first(requester):
-    pool = open_pool(requester, tasks=3, golden=1, overlap=3, labels=("OK", "Bad", "Spam"), golden_rate=0.3)
+    pool = open_pool(
+        requester=requester, tasks=3, golden=1, overlap=3, labels=("OK", "Bad", "Spam"), golden_rate=0.3
+    )
     workers = [WorkerFactory() for _ in range(3)]
     golden = Task.objects.get(pool=pool, golden_label__isnull=False)
     # Every worker answers every task; all three call the golden item "Bad": its golden answer looks wrong.
@@ -159,7 +142,7 @@ def test_pool_page_shows_charts_golden_accuracy_and_lowest_confidence_first(requ
 
 
 def test_pause_stops_new_tasks_and_resume_brings_them_back(requester):
-    pool = open_pool(requester, tasks=2)
+    pool = open_pool(requester=requester, tasks=2)
     worker = WorkerFactory()
     client = browser_for(requester)
     client.post(f"/pools/{pool.pk}/pause/")
@@ -172,7 +155,7 @@ def test_pause_stops_new_tasks_and_resume_brings_them_back(requester):
 
 
 def test_pausing_keeps_the_money_reserved_and_answers_in_flight_count(requester):
-    pool = open_pool(requester, tasks=2)
+    pool = open_pool(requester=requester, tasks=2)
     worker = WorkerFactory()
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     services.pool_pause(pool=pool)
@@ -184,7 +167,7 @@ def test_pausing_keeps_the_money_reserved_and_answers_in_flight_count(requester)
 
 
 def test_instructions_can_be_edited_while_open_but_not_after_closing(requester):
-    pool = open_pool(requester)
+    pool = open_pool(requester=requester, tasks=4)
     client = browser_for(requester)
     client.post(f"/pools/{pool.pk}/instructions/", {"instructions": "Mark weapons as Bad."})
     assert Pool.objects.get(pk=pool.pk).instructions == "Mark weapons as Bad."
@@ -195,7 +178,7 @@ def test_instructions_can_be_edited_while_open_but_not_after_closing(requester):
 
 
 def test_pool_page_fragment_for_htmx_polls(requester):
-    pool = open_pool(requester, tasks=2)
+    pool = open_pool(requester=requester, tasks=2)
     client = browser_for(requester)
     fragment = client.get(f"/pools/{pool.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert "Completed tasks" in fragment and "<html" not in fragment

@@ -8,7 +8,6 @@ from django.test import Client
 
 from tasks.models import Pool, PoolStatus, Task
 from tests.factories import PoolFactory, RequesterFactory, TaskFactory, fund
-from workflows.pools import pool_open
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +16,6 @@ def browser_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def open_pool(**extra):
-    pool = PoolFactory(reward=Decimal("0.05"), overlap=1, labels=["OK", "Bad"], **extra)
-    TaskFactory.create_batch(3, pool=pool, data={"title": "<script>alert(1)</script>Lamp"})
-    fund(pool.requester, "100")
-    return pool_open(pool=pool)
 
 
 def test_requester_creates_uploads_opens_and_downloads():

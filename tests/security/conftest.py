@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,6 +29,8 @@ def production_env(**changes: str | None) -> dict[str, str]:
         ALLOWED_HOSTS="labels.example.com",
         DATABASE_URL=settings.DATABASE_URL,
         DJANGO_SETTINGS_MODULE="fairlabel.settings",
+        # A production host has no var/development.env, even where this checkout ran `make run`.
+        VAR_DIR=tempfile.mkdtemp(prefix="fairlabel-production-var-"),
     )
     for key, value in changes.items():
         if value is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,22 +14,11 @@ from accounts.models import User
 from fairlabel.errors import ServiceError
 from tasks.models import Assignment, AssignmentStatus, Pool, Task, WorkerPoolStats
 from tasks.services import assignment_skip, assignments_expire_stale
-from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from tests.factories import PoolFactory, TaskFactory, WorkerFactory, open_pool
 from workflows.assignments import assignment_next, assignment_submit, assignment_submit_and_next
-from workflows.pools import pool_close, pool_open
+from workflows.pools import pool_close
 
 pytestmark = pytest.mark.django_db
-
-
-def open_pool(
-    *, tasks: int = 3, golden: int = 0, overlap: int = 1, golden_rate: float = 0.0, **extra: Any
-) -> Pool:
-    pool = PoolFactory(reward=Decimal("0.10"), overlap=overlap, golden_rate=golden_rate, **extra)
-    TaskFactory.create_batch(tasks, pool=pool)
-    for i in range(golden):
-        TaskFactory(pool=pool, golden_label="OK", data={"text": f"golden {i}"})
-    fund(pool.requester, "1000")
-    return pool_open(pool=pool)
 
 
 def expire_now(assignment: Assignment) -> None:
@@ -242,8 +230,8 @@ def test_the_tidy_job_expires_what_nobody_reclaimed() -> None:
 
 
 def test_a_claim_costs_the_same_few_queries_whatever_the_pool_size(worker: User) -> None:
-    small = open_pool(tasks=5, golden=2, golden_rate=0.1, overlap=3)
-    big = open_pool(tasks=500, golden=2, golden_rate=0.1, overlap=3)
+    small = open_pool(tasks=5, golden=2, golden_rate=0.1, overlap=3, fund_amount="1000")
+    big = open_pool(tasks=500, golden=2, golden_rate=0.1, overlap=3, fund_amount="1000")
     counts = []
     for pool in (small, big):
         with CaptureQueriesContext(connection) as queries:

@@ -9,7 +9,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,20 +20,10 @@ from accounts.models import User
 from fairlabel.errors import ServiceError
 from payouts.ledger_invariants import ledger_problems
 from tasks.models import Answer, Assignment, AssignmentStatus, Pool, PoolStatus, Task
-from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
+from tests.factories import WorkerFactory, open_pool
 from workflows.assignments import assignment_next, assignment_submit, assignment_submit_and_next
-from workflows.pools import pool_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def open_pool(*, tasks: int, overlap: int, golden: int = 0, golden_rate: float = 0.0) -> Pool:
-    pool = PoolFactory(overlap=overlap, reward=Decimal("0.01"), golden_rate=golden_rate)
-    TaskFactory.create_batch(tasks, pool=pool)
-    for i in range(golden):
-        TaskFactory(pool=pool, golden_label="OK", data={"text": f"g{i}"})
-    fund(pool.requester, "100")
-    return pool_open(pool=pool)
 
 
 def run_at_once(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[str]:
@@ -94,7 +83,7 @@ def _work_until_empty(worker: User, refused: list[str]) -> None:
 
 
 def test_overlap_is_exact_and_no_worker_repeats_under_concurrent_claims() -> None:
-    pool = open_pool(tasks=40, overlap=3, golden=6, golden_rate=0.1)
+    pool = open_pool(tasks=40, overlap=3, reward="0.01", golden=6, golden_rate=0.1)
     refused: list[str] = []
     errors = run_at_once(_work_until_empty, [(w, refused) for w in WorkerFactory.create_batch(16)])
     assert errors == [] and refused == []
@@ -105,7 +94,7 @@ def test_overlap_is_exact_and_no_worker_repeats_under_concurrent_claims() -> Non
 
 
 def test_expired_places_are_taken_over_exactly_once_while_their_owners_submit_late() -> None:
-    pool = open_pool(tasks=12, overlap=2)
+    pool = open_pool(tasks=12, overlap=2, reward="0.01")
     late_workers = WorkerFactory.create_batch(8)
     late = [assignment_next(worker=w) for w in late_workers]
     Assignment.objects.filter(pk__in=[a.pk for a in late if a]).update(
@@ -133,7 +122,7 @@ def test_expired_places_are_taken_over_exactly_once_while_their_owners_submit_la
 
 
 def test_two_requests_of_one_worker_at_once_get_the_same_assignment() -> None:
-    pool = open_pool(tasks=30, overlap=1)
+    pool = open_pool(tasks=30, overlap=1, reward="0.01")
     worker = WorkerFactory()
     for _ in range(5):
         got: list[int] = []
@@ -150,7 +139,7 @@ def test_two_requests_of_one_worker_at_once_get_the_same_assignment() -> None:
 
 
 def test_submit_and_next_under_contention() -> None:
-    pool = open_pool(tasks=30, overlap=3, golden=4, golden_rate=0.2)
+    pool = open_pool(tasks=30, overlap=3, reward="0.01", golden=4, golden_rate=0.2)
 
     def chain(worker: User) -> None:
         assignment = assignment_next(worker=worker)
@@ -166,7 +155,7 @@ def test_submit_and_next_under_contention() -> None:
 
 
 def test_a_claim_racing_a_pool_close_takes_nothing() -> None:
-    pool = open_pool(tasks=3, overlap=1)
+    pool = open_pool(tasks=3, overlap=1, reward="0.01")
     worker = WorkerFactory()
     locked, claimed = threading.Event(), threading.Event()
     got: list[Assignment | None] = []

@@ -9,21 +9,10 @@ from django.utils import timezone
 
 from payouts.selectors import balance_for_user
 from tasks.models import Answer, Assignment, AssignmentStatus, PoolStatus, Task
-from tests.factories import PoolFactory, TaskFactory, WorkerFactory, fund
-from workflows.pools import pool_complete_if_done, pool_open
+from tests.factories import WorkerFactory, open_pool
+from workflows.pools import pool_complete_if_done
 
 pytestmark = pytest.mark.django_db
-
-
-def open_pool(*, tasks=3, golden=0, overlap=1, reward="0.10", golden_rate=0.0, labels=("OK", "Bad"), **extra):
-    pool = PoolFactory(
-        reward=Decimal(reward), overlap=overlap, golden_rate=golden_rate, labels=list(labels), **extra
-    )
-    TaskFactory.create_batch(tasks, pool=pool)
-    for i in range(golden):
-        TaskFactory(pool=pool, golden_label=labels[i % 2], data={"text": f"item g{i}"})
-    fund(pool.requester, "1000")
-    return pool_open(pool=pool)
 
 
 def test_next_submit_pays_at_once(api, worker):
@@ -129,7 +118,7 @@ def test_skipped_task_never_comes_back(api, worker):
 
 
 def test_overlap_answers_come_from_distinct_workers_then_the_pool_completes(api):
-    pool = open_pool(tasks=2, overlap=2)
+    pool = open_pool(tasks=2, overlap=2, fund_amount="1000")
     workers = WorkerFactory.create_batch(3)
     for w in workers[:2]:
         for _ in range(2):
@@ -162,7 +151,7 @@ def test_tasks_with_answers_are_served_first(api):
 
 
 def test_no_golden_label_or_marker_reaches_a_worker(api, worker):
-    open_pool(tasks=3, golden=3, golden_rate=0.5, labels=("Yes", "Other"))
+    open_pool(tasks=3, golden=["Yes", "Other", "Yes"], golden_rate=0.5, labels=("Yes", "Other"))
     client = api(worker)
     seen_golden = False
     while True:
@@ -181,7 +170,7 @@ def test_no_golden_label_or_marker_reaches_a_worker(api, worker):
 
 
 def test_first_tasks_include_a_golden_item_and_none_repeats(api):
-    pool = open_pool(tasks=40, golden=4, golden_rate=0.2)
+    pool = open_pool(tasks=40, golden=["OK", "Bad"] * 2, golden_rate=0.2)
     worker = WorkerFactory()
     client = api(worker)
     for _ in range(20):
@@ -195,7 +184,7 @@ def test_first_tasks_include_a_golden_item_and_none_repeats(api):
 
 
 def test_a_pool_never_serves_more_golden_answers_than_it_reserved(api):
-    pool = open_pool(tasks=1, golden=10, golden_rate=0.5)
+    pool = open_pool(tasks=1, golden=["OK", "Bad"] * 5, golden_rate=0.5)
     assert pool.golden_slots_left == 1
     # Every worker works until nothing is left, so golden items come due whatever their hashed positions.
     for w in WorkerFactory.create_batch(4):

@@ -7,23 +7,17 @@ from django.test import Client
 
 from payouts.selectors import balance_for_user
 from tasks.models import Answer
-from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund
+from tests.factories import PoolFactory, RequesterFactory, TaskFactory, WorkerFactory, fund, open_pool
 from workflows.pools import pool_open
 
 pytestmark = pytest.mark.django_db
+LAMP = {"title": "<script>alert(1)</script>Lamp"}
 
 
 def browser_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def open_pool(**extra):
-    pool = PoolFactory(reward=Decimal("0.05"), overlap=1, labels=["OK", "Bad"], **extra)
-    TaskFactory.create_batch(3, pool=pool, data={"title": "<script>alert(1)</script>Lamp"})
-    fund(pool.requester, "100")
-    return pool_open(pool=pool)
 
 
 def test_signup_as_worker_lands_on_the_feed():
@@ -50,7 +44,7 @@ def test_signup_refuses_a_weak_password():
 
 
 def test_feed_lists_open_pools_with_tasks_left():
-    pool = open_pool()
+    pool = open_pool(reward="0.05", task_data=LAMP)
     PoolFactory(name="Draft pool")
     page = browser_for(WorkerFactory()).get("/feed/").content.decode()
     assert pool.name in page and "Draft pool" not in page
@@ -58,7 +52,7 @@ def test_feed_lists_open_pools_with_tasks_left():
 
 
 def test_annotator_shows_task_as_text_and_submit_returns_the_next_task():
-    pool = open_pool()
+    pool = open_pool(reward="0.05", task_data=LAMP)
     worker = WorkerFactory()
     client = browser_for(worker)
     page = client.get(f"/work/?pool={pool.pk}").content.decode()
@@ -70,7 +64,7 @@ def test_annotator_shows_task_as_text_and_submit_returns_the_next_task():
         f"/work/{assignment_id}/submit/", {"label": "Bad", "pool": pool.pk}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert Answer.objects.count() == first + 1
-    assert 'id="task"' in fragment and "+0.05 earned" in fragment
+    assert 'id="task"' in fragment and "Saved “Bad”. +0.05 USD earned." in fragment
     assert 'hx-swap-oob="true"' in fragment and "0.05" in fragment  # the balance in the header updates
     next_id = pool.assignments.filter(worker=worker, status="active").get().pk
     assert f"/work/{next_id}/submit/" in fragment
@@ -78,7 +72,7 @@ def test_annotator_shows_task_as_text_and_submit_returns_the_next_task():
 
 
 def test_annotator_works_without_javascript():
-    pool = open_pool()
+    pool = open_pool(reward="0.05", task_data=LAMP)
     worker = WorkerFactory()
     client = browser_for(worker)
     client.get("/work/")
