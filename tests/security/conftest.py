@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
