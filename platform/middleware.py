@@ -40,14 +40,15 @@ class HtmxLoginRedirectMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if not getattr(request, "htmx", False) or response.status_code != 302:
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
             return response
         login_path = resolve_url(settings.LOGIN_URL)
         if urlsplit(response["Location"]).path != login_path:
             return response
         # The page the worker was on (htmx sends it), not the URL the form posted to; only its path and query,
         # so `next` stays on this site.
-        current = urlsplit(request.htmx.current_url or "/")
+        current = urlsplit(htmx.current_url or "/")
         back_to = current.path + (f"?{current.query}" if current.query else "")
         redirected = HttpResponse(status=200)
         redirected["HX-Redirect"] = f"{login_path}?{urlencode({'next': back_to})}"
