@@ -61,11 +61,6 @@ browser:
 		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
 		{ echo "Could not install chromium (apt-get install chromium)"; exit 1; }; }
-	@# axe-core, which tests/browser/test_accessibility.py injects into pages: pinned in package-lock.json.
-	@test -d node_modules/axe-core || { \
-		command -v npm >/dev/null 2>&1 || { echo "npm is needed for the accessibility tests' axe-core"; exit 1; }; \
-		echo "Installing axe-core for the browser tests…"; \
-		npm ci --no-audit --no-fund; }
 
 lint: install
 	$(BIN)/ruff check .
