@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role, User
 from fairlabel.errors import ServiceError
-from fairlabel.money import parse_money
+from fairlabel.money import MoneyError, money_str, parse_money
 from fairlabel.numbers import whole_or_none
 from fairlabel.web import AuthedRequest, requester_required, staff_required, worker_required
 from fairness import pay, selectors, services
@@ -187,9 +188,11 @@ def pool_reward(request: AuthedRequest, pool_id: int) -> HttpResponse:
         pool = pool_set_reward(pool=pool, reward=reward)
         fair = selectors.pool_fairness(pool=pool)
         back = " and is back on the feed" if not fair.below_floor else ""
-        messages.success(request, f"The reward is now {request.POST.get('reward')}{back}.")
-    except ValueError as exc:
-        messages.error(request, str(exc))
+        messages.success(
+            request, f"The reward is now {money_str(reward)} {settings.PLATFORM_CURRENCY}{back}."
+        )
+    except MoneyError as exc:
+        messages.error(request, exc.plain)
     except ServiceError as exc:
         messages.error(request, exc.message)
     if request.POST.get("next") == "overview":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from fairlabel.errors import ServiceError
-from fairlabel.money import cents_floor, money_str, parse_cents
+from fairlabel.money import MoneyError, cents_floor, money_str, parse_cents
 from fairlabel.paging import parse_page
 from fairlabel.web import AuthedRequest, requester_required, worker_required
 from payouts import selectors, services
@@ -54,8 +55,8 @@ def earnings(request: AuthedRequest) -> HttpResponse:
 def earnings_withdraw(request: AuthedRequest) -> HttpResponse:
     try:
         amount = parse_cents(request.POST.get("amount", ""), field="amount")
-    except ValueError as exc:
-        messages.error(request, str(exc))
+    except MoneyError as exc:
+        messages.error(request, exc.plain)
         return redirect("earnings")
     key = request.POST.get("request_key") or None
     try:
@@ -66,7 +67,8 @@ def earnings_withdraw(request: AuthedRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("earnings")
     messages.success(
-        request, f"Cash-out of {money_str(withdrawal.amount)} requested: it is on its way (#{withdrawal.pk})."
+        request,
+        f"Cash-out of {money_str(withdrawal.amount)} {settings.PLATFORM_CURRENCY} requested: it is on its way (#{withdrawal.pk}).",
     )
     return redirect("earnings")
 

@@ -42,6 +42,26 @@ def money_str(amount: Decimal) -> str:
     return f"{whole}.{frac}"
 
 
+class MoneyError(ValueError):
+    """An amount refused. `str()` is the API's message, naming the field; `plain` says it to a person at a form."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def plain(self) -> str:
+        # Read when a page shows it, not when raised: settings itself parses an amount while it loads.
+        currency = settings.PLATFORM_CURRENCY
+        return {
+            "format": f"Enter an amount in {currency} such as 0.03: digits with a point, at most "
+            f"{INPUT_PLACES} decimals.",
+            "zero": f"Enter an amount above 0 {currency}.",
+            "too_large": f"Enter an amount of at most {INPUT_MAX} {currency}.",
+            "cents": f"Enter the amount in whole cents, such as 12.50 {currency}.",
+        }[self.kind]
+
+
 def parse_money(value: object, *, field: str, allow_zero: bool = False) -> Decimal:
     """Money a person sent: exactly the API's documented pattern, ^[0-9]+(\\.[0-9]{1,4})?$, as a string.
 
@@ -51,16 +71,17 @@ def parse_money(value: object, *, field: str, allow_zero: bool = False) -> Decim
     typed amount is written to.
     """
     if isinstance(value, str) and value.startswith("-") and _MONEY.fullmatch(value[1:]):
-        raise ValueError(f"{field} must be greater than zero")
+        raise MoneyError(f"{field} must be greater than zero", kind="zero")
     if not isinstance(value, str) or not _MONEY.fullmatch(value):
-        raise ValueError(
-            f'{field} must be a decimal string such as "0.025" (digits, at most {INPUT_PLACES} decimals)'
+        raise MoneyError(
+            f'{field} must be a decimal string such as "0.025" (digits, at most {INPUT_PLACES} decimals)',
+            kind="format",
         )
     amount = Decimal(value)
     if amount == 0 and not allow_zero:
-        raise ValueError(f"{field} must be greater than zero")
+        raise MoneyError(f"{field} must be greater than zero", kind="zero")
     if amount > INPUT_MAX:
-        raise ValueError(f"{field} must be at most {INPUT_MAX}")
+        raise MoneyError(f"{field} must be at most {INPUT_MAX}", kind="too_large")
     return amount
 
 
@@ -71,7 +92,7 @@ def parse_cents(value: object, *, field: str) -> Decimal:
     """Money a bank can pay: whole cents (earnings may hold fractions of a cent; those stay available)."""
     amount = parse_money(value, field=field)
     if amount != amount.quantize(CENT):
-        raise ValueError(f'{field} must be in whole cents, such as "12.50"')
+        raise MoneyError(f'{field} must be in whole cents, such as "12.50"', kind="cents")
     return amount
 
 

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # The form widgets' own templates, for the project's FORM_RENDERER.
+    "django.forms",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -124,6 +126,8 @@ TEMPLATES = [
         },
     }
 ]
+
+FORM_RENDERER = "fairlabel.forms.FormRenderer"
 
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")

@@ -3,7 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from rest_framework.exceptions import ErrorDetail
 
+from fairlabel.money import MoneyError, parse_money
 from requester.serializers import PoolCreateSerializer
 from tasks.models import Acceptance, ContentWarning
 
@@ -14,28 +17,44 @@ def _number(*, step: str = "1", **kwargs: Any) -> forms.CharField:
 
 
 class PoolForm(forms.Form):
-    """The HTML face of PoolCreateSerializer: the API's validation decides, this only lays out the fields."""
+    """The HTML face of PoolCreateSerializer: the API's validation decides; this lays out the fields with names a
+    requester knows and says the API's refusals in plain words."""
 
-    name = forms.CharField(max_length=200)
-    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
+    name = forms.CharField(max_length=200, error_messages={"required": "Give the pool a name."})
+    instructions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        help_text="What workers read before they answer: what each label means, with examples.",
+    )
     labels = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="One label per line, 2 to 50 of them; keys 1-9 pick the first nine.",
+        error_messages={"required": "Enter at least 2 labels, one per line."},
     )
     reward = forms.CharField(
+        label=f"Reward per answer ({settings.PLATFORM_CURRENCY})",
         initial="0.03",
         strip=False,
-        help_text="Paid for every answer, golden ones included. The platform fee comes on top.",
+        help_text="Paid for every answer, golden ones included, such as 0.03 or 0.025. The platform fee comes on top.",
+        error_messages={"required": "Enter the reward for one answer."},
     )
-    overlap = _number(initial=3, help_text="Answers per task from different workers (1-100).")
-    priority = _number(initial=50, help_text="0-100; higher pools are served first.")
+    overlap = _number(
+        label="Answers per task", initial=3, help_text="How many different workers answer each task (1-100)."
+    )
+    priority = _number(initial=50, help_text="0-100; pools with a higher priority are served first.")
     golden_rate = _number(
+        label="Share of golden items",
         initial=0.1,
         step="0.01",
-        help_text="Share of golden (known-answer) items in each worker's stream, 0-0.5.",
+        help_text="Golden items have a known answer and measure each worker's quality: 0 to 0.5 of their stream.",
     )
-    assignment_ttl = _number(initial=600, help_text="Seconds a worker may hold a task (10-86400).")
+    assignment_ttl = _number(
+        label="Time to answer a task (seconds)",
+        initial=600,
+        help_text="How long a worker may hold a task before it goes back to the queue (10-86400).",
+    )
     acceptance = forms.ChoiceField(
+        label="Payment",
         required=False,
         choices=Acceptance.choices,
         initial=Acceptance.INSTANT,
@@ -43,7 +62,10 @@ class PoolForm(forms.Form):
         "whatever is still pending then is accepted automatically.",
     )
     review_hours = _number(
-        required=False, initial=24, help_text="Review window in hours (1-72), for review mode."
+        label="Review window (hours)",
+        required=False,
+        initial=24,
+        help_text="1-72 hours, for review mode.",
     )
     content_warning = forms.ChoiceField(
         choices=[("", "None"), *ContentWarning.choices],
@@ -51,13 +73,23 @@ class PoolForm(forms.Form):
         help_text="Disturbing content: only workers who opted in see the pool, and images are blurred until clicked.",
     )
 
+    def clean_reward(self) -> str:
+        # The same parser the API's field uses, here for its plain message; the serializer parses it again.
+        reward = str(self.cleaned_data["reward"])
+        try:
+            parse_money(reward, field="reward")
+        except MoneyError as exc:
+            raise forms.ValidationError(exc.plain) from exc
+        return reward
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.errors:
-            return cleaned
+        # The API's checks run even when a field above failed, so one submit names every problem; a field that
+        # already has an error keeps only that one.
         data = {
+            **{name: self.data.get(name) for name in self.fields if name in self.data},
             **cleaned,
-            "labels": [line for line in cleaned["labels"].splitlines() if line.strip()],
+            "labels": [line for line in str(cleaned.get("labels") or "").splitlines() if line.strip()],
             "content_warning": cleaned.get("content_warning") or None,
             "acceptance": cleaned.get("acceptance") or Acceptance.INSTANT,
             "review_hours": cleaned.get("review_hours") or 24,
@@ -65,13 +97,30 @@ class PoolForm(forms.Form):
         serializer = PoolCreateSerializer(data=data)
         if not serializer.is_valid():
             for field, errors in serializer.errors.items():
-                self.add_error(field if field in self.fields else None, [str(e) for e in errors])
+                if field in self.errors:
+                    continue
+                if field in self.fields:
+                    self.add_error(field, [self._plain(field, error) for error in errors])
+                else:
+                    self.add_error(None, [str(error) for error in errors])
             return cleaned
         self.validated = dict(serializer.validated_data)
         return cleaned
 
+    def _plain(self, field: str, error: ErrorDetail) -> str:
+        """The API's message for a person: the field's label instead of its API name, and the list bounds in words."""
+        if field == "labels" and error.code == "min_length":
+            return "Enter at least 2 labels, one per line."
+        if field == "labels" and error.code == "max_length":
+            return "Enter at most 50 labels."
+        message = str(error)
+        if message.startswith(f"{field} "):
+            message = f"{self.fields[field].label or field.capitalize()}{message[len(field) :]}"
+        return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
 
 class UploadForm(forms.Form):
     file = forms.FileField(
+        label="Task file",
         help_text="A .csv file (header row; columns golden and external_id are special) or .jsonl (one task per line)."
     )
