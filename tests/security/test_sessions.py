@@ -117,7 +117,7 @@ def _html_post_routes() -> list[str]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", _html_post_routes())
 def test_every_html_post_without_a_csrf_token_is_refused(name):
-    from tests.security.test_permissions import PARAMS, World, _path, build_world
+    from tests.security.matrix import PARAMS, World, build_world, route_path
 
     world: World = build_world()
     route = next(r for r in all_routes() if r.name == name)
@@ -125,7 +125,7 @@ def test_every_html_post_without_a_csrf_token_is_refused(name):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.users["owner"] if "pool" in name or "webhook" in name else world.users["worker"])
     before = (Pool.objects.count(), User.objects.count())
-    response = client.post(_path(route, world), {"label": "OK", "username": "x", "password": "y"})
+    response = client.post(route_path(route, world), {"label": "OK", "username": "x", "password": "y"})
     assert response.status_code == 403
     assert b"CSRF" in response.content
     assert (Pool.objects.count(), User.objects.count()) == before
