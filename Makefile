@@ -61,6 +61,9 @@ browser:
 		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
 		{ echo "Could not install chromium (apt-get install chromium)"; exit 1; }; }
+	@test -f node_modules/axe-core/axe.min.js || { \
+		command -v npm >/dev/null 2>&1 || { echo "npm is needed for axe-core (apt-get install npm)"; exit 1; }; \
+		npm ci --no-audit --no-fund --silent; }
 
 lint: install
 	$(BIN)/ruff check .
