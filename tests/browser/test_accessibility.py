@@ -127,6 +127,7 @@ def test_no_page_breaks_a_wcag_21_a_or_aa_rule(new_page, live_server, world, sho
             "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
             WCAG21_A_AA,
         )
+        page.screenshot(path=str(shots / f"wide-{visit.role}-{visit.name}.png"), full_page=True)
         for violation in result["violations"]:
             where = "; ".join(" ".join(node["target"]) for node in violation["nodes"][:4])
             problems.append(f"{visit}: {violation['id']} ({violation['help']}) at {where}")
@@ -172,8 +173,7 @@ def test_every_page_fits_a_phone_and_its_targets_take_a_thumb(new_page, live_ser
             new_page, live_server, world, visit, viewport={"width": 360, "height": 740}, has_touch=True
         )
         found = page.evaluate(MEASURE)
-        if found:
-            page.screenshot(path=str(shots / f"phone-{visit.role}-{visit.name}.png"), full_page=True)
-            problems += [f"{visit}: {p}" for p in found[:6]]
+        page.screenshot(path=str(shots / f"phone-{visit.role}-{visit.name}.png"), full_page=True)
+        problems += [f"{visit}: {p}" for p in found[:6]]
         page.context.close()
     assert not problems, f"{len(problems)} problems on {len(visits)} pages:\n" + "\n".join(problems)
