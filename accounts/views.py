@@ -26,6 +26,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
     form = SignupForm(request.POST or None, initial={"role": request.GET.get("role", "worker")})
     if request.method == "POST" and form.is_valid():
         user = account_create(

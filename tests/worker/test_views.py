@@ -108,3 +108,14 @@ def test_roles_are_kept_apart():
     assert Client().get("/feed/").status_code == 302
     other = PoolFactory()
     assert browser_for(requester).get(f"/pools/{other.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_logged_in_person_opening_log_in_or_sign_up_is_sent_on():
+    client = Client()
+    client.force_login(WorkerFactory.create())
+
+    for path in ("/login/", "/signup/"):
+        response = client.get(path, follow=True)
+        assert response.redirect_chain, path
+        assert response.request["PATH_INFO"] == "/feed/"
