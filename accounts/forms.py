@@ -9,7 +9,6 @@ from accounts.models import Role, User
 
 _REQUIRED = {
     "username": "Choose a username.",
-    "email": "Enter your email address.",
     "password1": "Choose a password.",
     "password2": "Type the password again.",
 }

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from fairlabel.money import MoneyError, parse_money
@@ -109,10 +110,12 @@ class PoolForm(forms.Form):
 
     def _plain(self, field: str, error: ErrorDetail) -> str:
         """The API's message for a person: the field's label instead of its API name, and the list bounds in words."""
-        if field == "labels" and error.code == "min_length":
-            return "Enter at least 2 labels, one per line."
-        if field == "labels" and error.code == "max_length":
-            return "Enter at most 50 labels."
+        if field == "labels" and error.code in ("min_length", "max_length"):
+            bounds = PoolCreateSerializer().fields["labels"]
+            assert isinstance(bounds, serializers.ListField)
+            if error.code == "min_length":
+                return f"Enter at least {bounds.min_length} labels, one per line."
+            return f"Enter at most {bounds.max_length} labels."
         message = str(error)
         if message.startswith(f"{field} "):
             message = f"{self.fields[field].label or field.capitalize()}{message[len(field) :]}"

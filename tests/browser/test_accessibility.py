@@ -109,7 +109,6 @@ def test_the_census_reaches_every_page_in_the_table(world):
     visits = pages(world)
 
     assert {visit.name for visit in visits} == expected
-    assert len(visits) >= len(expected)
     # With data in them: the worker may rate the requester they worked for.
     rating = _client(world, "worker").get("/ratings/").content.decode()
     assert 'name="pay"' in rating
@@ -143,7 +142,7 @@ MEASURE = """() => {
   if (width > window.innerWidth) {
     const wide = [...document.querySelectorAll('main *')].filter(e => {
       const r = e.getBoundingClientRect();
-      return r.right > window.innerWidth + 1 && !e.closest('.scroll-box, .table-scroll, [data-scrolls]');
+      return r.right > window.innerWidth + 1 && !e.closest('.scroll-box, .table-scroll');
     }).slice(0, 3).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ')[0] : ''));
     problems.push(`page is ${width}px wide: ${wide.join(', ')}`);
   }

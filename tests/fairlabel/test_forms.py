@@ -73,22 +73,26 @@ def test_signup_errors_are_summarised_linked_and_described():
     assert page.legends == ["What brings you here?"]
 
 
-@pytest.mark.django_db
-def test_pool_form_says_what_is_wrong_in_the_requesters_words():
+VALID_POOL = {
+    "name": "Listings",
+    "labels": "OK\nBad",
+    "reward": "0.03",
+    "overlap": "3",
+    "priority": "50",
+    "golden_rate": "0.1",
+    "assignment_ttl": "600",
+}
+
+
+def _post_new_pool(**changes: str):
     client = Client()
     client.force_login(RequesterFactory.create())
-    response = client.post(
-        "/pools/new/",
-        {
-            "name": "Listings",
-            "labels": "OK\nBad",
-            "reward": "0,05",
-            "overlap": "3",
-            "priority": "50",
-            "golden_rate": "0.9",
-            "assignment_ttl": "5",
-        },
-    )
+    return client.post("/pools/new/", {**VALID_POOL, **changes})
+
+
+@pytest.mark.django_db
+def test_pool_form_says_what_is_wrong_in_the_requesters_words():
+    response = _post_new_pool(reward="0,05", golden_rate="0.9", assignment_ttl="5")
     html = response.content.decode()
     page = _parse(response.content)
 
@@ -105,20 +109,7 @@ def test_pool_form_says_what_is_wrong_in_the_requesters_words():
 
 @pytest.mark.django_db
 def test_too_few_labels_is_said_plainly():
-    client = Client()
-    client.force_login(RequesterFactory.create())
-    response = client.post(
-        "/pools/new/",
-        {
-            "name": "x",
-            "labels": "Only one",
-            "reward": "0.03",
-            "overlap": "3",
-            "priority": "50",
-            "golden_rate": "0.1",
-            "assignment_ttl": "600",
-        },
-    )
+    response = _post_new_pool(name="x", labels="Only one")
 
     assert "Enter at least 2 labels, one per line." in response.content.decode()
     assert "Ensure this field" not in response.content.decode()
