@@ -453,7 +453,7 @@ def _service_times(
                     continue
                 label = "OK" if rng.random() < accuracy else "Bad"
                 wall, cpu = time.perf_counter(), time.process_time()
-                assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+                assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
                 times[size]["submit"].append(time.perf_counter() - wall)
                 times[size]["submit_cpu"].append(time.process_time() - cpu)
     return times

@@ -348,7 +348,7 @@ def service_cost(requester: Any, worker: Any, n: int, batches: int = 10) -> dict
             for _ in range(count):
                 assignment = assignments_flow.assignment_next(worker=worker)
                 began = time.perf_counter()
-                assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+                assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
                 seconds.append(time.perf_counter() - began)
         finally:
             services.answer_credit = real  # type: ignore[assignment]

@@ -32,7 +32,7 @@ from integrations.models import (
     WebhookEvent,
 )
 from integrations.netguard import Target, resolve_target
-from tasks.importing import FILE_TYPES, CountingReader, TaskRow, rows_from_upload
+from tasks.importing import FILE_TYPES, CountingReader, RowCheck, TaskRow, rows_from_upload
 from tasks.models import Pool, PoolStatus
 from tasks.selectors import pools_progress
 
@@ -125,11 +125,14 @@ class RowLoader(Protocol):
     ) -> int: ...
 
 
-def import_job_run(*, job_id: int, load_rows: RowLoader) -> ImportJob | None:
+def import_job_run(
+    *, job_id: int, load_rows: RowLoader, row_check: Callable[[Pool], RowCheck]
+) -> ImportJob | None:
     """Import the job's file in one transaction; safe to run twice (a finished or running job is left alone).
 
     `load_rows` writes the parsed rows into the pool and returns how many (the use case above, which also
-    reserves their cost); this module keeps the job's lifecycle, its lock, progress and failure reports.
+    reserves their cost), `row_check` gives the pool's check of each row by its task type (quality, a peer);
+    this module keeps the job's lifecycle, its lock, progress and failure reports.
     """
     job = ImportJob.objects.select_related("pool").filter(pk=job_id).first()
     if job is None or job.finished:
@@ -149,7 +152,7 @@ def import_job_run(*, job_id: int, load_rows: RowLoader) -> ImportJob | None:
             with open(job.file_path, "rb") as file:
                 reader = CountingReader(file)
                 rows = rows_from_upload(
-                    name=job.file_name, file=cast(IO[bytes], reader), labels=job.pool.labels
+                    name=job.file_name, file=cast(IO[bytes], reader), check=row_check(job.pool)
                 )
                 created = load_rows(
                     pool_id=job.pool_id,

@@ -114,7 +114,8 @@ ASGI_APPLICATION = "fairlabel.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Each task type keeps its annotator fragment in its own folder (quality/types/<type>/templates).
+        "DIRS": [BASE_DIR / "templates", *sorted((BASE_DIR / "quality" / "types").glob("*/templates"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -175,7 +176,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", *sorted((BASE_DIR / "quality" / "types").glob("*/static"))]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db import connection
+from django.db.models.fields.json import KeyTransform
 
 from tasks.models import Answer, AnswerStatus, Pool, Task
 
@@ -221,6 +222,126 @@ def _results_by_copy(
             f"""
             DELETE FROM {table} r WHERE r.pool_id = %(pool)s AND r.updated_at < %(as_of)s
             AND NOT EXISTS (SELECT 1 FROM quality_result_in i WHERE i.task_id = r.task_id)
+            """,
+            params,
+        )
+        cursor.execute("SET LOCAL enable_nestloop = on")
+
+
+# ------------------------------------------------------------------------ task types other than one label
+
+
+@dataclass(frozen=True)
+class TextAnswers:
+    """Answers as database ids and their canonical text (quality/types), and the golden tasks' answers.
+
+    `task_fields` holds, per task id, the data fields the type's aggregation reads (pairwise: "left" and
+    "right"), or is empty when it reads none.
+    """
+
+    task_id: IntArray
+    worker_id: IntArray
+    text: list[str]
+    gold_task_id: IntArray
+    gold_text: list[str]
+    task_fields: dict[int, dict[str, Any]]
+
+
+def pool_text_answers(*, pool: Pool, data_fields: tuple[str, ...] = ()) -> TextAnswers:
+    """Every answer of the pool that counts (rejected ones do not), by text COPY: one row per answer becomes a
+    tuple, not a model instance (about 1 s per million answers)."""
+    connection.ensure_connection()
+    tasks, workers, texts = [], [], []
+    query = (
+        f"COPY (SELECT a.task_id, a.worker_id, a.label FROM {Answer._meta.db_table} a "
+        f"WHERE a.pool_id = %s AND a.status <> %s) TO STDOUT"
+    )
+    with (
+        connection.connection.cursor() as cursor,
+        cursor.copy(query, (pool.pk, AnswerStatus.REJECTED)) as copy,
+    ):
+        copy.set_types(["int8", "int8", "text"])
+        for task, worker, text in copy.rows():
+            tasks.append(task)
+            workers.append(worker)
+            texts.append(text)
+    gold = list(
+        Task.objects.filter(pool=pool, golden_label__isnull=False)
+        .order_by("id")
+        .values_list("id", "golden_label")
+    )
+    task_fields: dict[int, dict[str, Any]] = {}
+    if data_fields:
+        wanted = {f"field_{i}": KeyTransform(name, "data") for i, name in enumerate(data_fields)}
+        for row in Task.objects.filter(pool=pool).annotate(**wanted).values("id", *wanted).iterator(5000):
+            task_fields[row["id"]] = {name: row[f"field_{i}"] for i, name in enumerate(data_fields)}
+    return TextAnswers(
+        task_id=np.array(tasks, dtype=np.int64),
+        worker_id=np.array(workers, dtype=np.int64),
+        text=texts,
+        gold_task_id=np.array([t for t, _ in gold], dtype=np.int64),
+        gold_text=[g for _, g in gold if g is not None],
+        task_fields=task_fields,
+    )
+
+
+def text_results_write(
+    *,
+    pool: Pool,
+    method: str,
+    task_id: IntArray,
+    text: list[str],
+    answer_json: list[str],
+    confidence: FloatArray,
+    answers: IntArray,
+    now: datetime,
+    as_of: datetime,
+) -> None:
+    """`results_write` for results held as text (and their JSON detail), by text COPY into a temporary table
+    and the same three statements: rows that changed, rows that are new, rows whose task has no result."""
+    from quality.models import TaskResult
+
+    table = TaskResult._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS quality_text_result_in "
+            "(task_id int8, label text, answer jsonb, confidence float8, answers int4) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE quality_text_result_in")
+        with cursor.cursor.copy("COPY quality_text_result_in FROM STDIN") as copy:
+            for row in zip(
+                task_id.tolist(), text, answer_json, confidence.tolist(), answers.tolist(), strict=True
+            ):
+                copy.write_row(row)
+        cursor.execute("ANALYZE quality_text_result_in")
+        cursor.execute("SET LOCAL enable_nestloop = off")  # as in _results_by_copy
+        params: dict[str, Any] = {"pool": pool.pk, "method": method, "now": now, "as_of": as_of}
+        cursor.execute(
+            f"""
+            UPDATE {table} AS r
+            SET method = %(method)s, label = i.label, answer = i.answer, confidence = i.confidence,
+                answers = i.answers, updated_at = %(now)s
+            FROM quality_text_result_in i
+            WHERE r.pool_id = %(pool)s AND r.task_id = i.task_id AND r.updated_at < %(as_of)s
+              AND (r.method, r.label, r.answer, r.confidence, r.answers)
+                  IS DISTINCT FROM (%(method)s, i.label, i.answer, i.confidence, i.answers)
+            """,
+            params,
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (task_id, pool_id, method, label, answer, confidence, answers, updated_at)
+            SELECT i.task_id, %(pool)s, %(method)s, i.label, i.answer, i.confidence, i.answers, %(now)s
+            FROM quality_text_result_in i
+            WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.pool_id = %(pool)s AND r.task_id = i.task_id)
+            ON CONFLICT (task_id) DO NOTHING
+            """,
+            params,
+        )
+        cursor.execute(
+            f"""
+            DELETE FROM {table} r WHERE r.pool_id = %(pool)s AND r.updated_at < %(as_of)s
+            AND NOT EXISTS (SELECT 1 FROM quality_text_result_in i WHERE i.task_id = r.task_id)
             """,
             params,
         )

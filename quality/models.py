@@ -98,7 +98,10 @@ class TaskResult(models.Model):
         Pool, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     method = models.CharField(max_length=8, choices=AggregationMethod.choices)
-    label = models.CharField(max_length=200)
+    # single_choice: the label. Other types: the answer's canonical text, and `answer` its JSON value with the
+    # type's detail (a confidence per box, a posterior per label).
+    label = models.TextField()
+    answer = models.JSONField(null=True, blank=True)
     confidence = models.FloatField()
     answers = models.PositiveIntegerField()
     updated_at = models.DateTimeField()
@@ -182,3 +185,5 @@ class PoolAggregationState(models.Model):
     # prior for a worker the run has not seen yet.
     class_prior = models.JSONField(null=True, blank=True)
     mean_confusion = models.JSONField(null=True, blank=True)
+    # Pairwise pools: one row per compared item from the latest run, {"item", "score", "rank", "comparisons"}.
+    items = models.JSONField(null=True, blank=True)

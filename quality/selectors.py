@@ -21,10 +21,13 @@ from quality.aggregation import (
     AggregationResult,
     aggregate,
 )
-from quality.loading import pool_raw_answers
+from quality.loading import pool_raw_answers, pool_text_answers
 from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
 from quality.skill import SkillVerdict, skill_verdict
+from quality.types import DEFAULT_TYPE, task_type_of
+from quality.types.base import TypeAnswers, TypeResults
 from tasks.models import Answer, Pool, Task, WorkerPoolStats
+from tasks.selectors import ANSWER_COLUMNS, answers_rows
 
 IntArray = npt.NDArray[np.int64]
 
@@ -597,3 +600,154 @@ def pool_aggregation_status(*, pool: Pool) -> AggregationStatus:
         running=bool(state is not None and state.running_until and state.running_until > timezone.now()),
         last_run=last_run,
     )
+
+
+# ------------------------------------------------------------------------ task types other than one label
+
+
+@dataclass(frozen=True)
+class TypedAggregation:
+    """`PoolAggregation` for a pool whose type is not single_choice: results in the type's answer shape."""
+
+    task_id: IntArray  # task code -> Task id (answered or golden tasks), ascending
+    worker_id: IntArray  # worker code -> User id, ascending
+    golden: npt.NDArray[np.bool_]  # per task code
+    answers: IntArray  # answers per task code
+    worker_answers: IntArray  # answers per worker code
+    result: TypeResults
+
+    @property
+    def n_answers(self) -> int:
+        return int(self.answers.sum())
+
+
+def typed_aggregation_compute(*, pool: Pool) -> TypedAggregation:
+    """Load the pool's answers as text, read them back by the pool's type and aggregate them with its maths."""
+    task_type = task_type_of(pool)
+    raw = pool_text_answers(pool=pool, data_fields=task_type.data_fields)
+    # Codes from sorted ids, so the result does not depend on the order the rows came in.
+    task_ids = np.unique(np.concatenate([raw.task_id, raw.gold_task_id]))
+    worker_ids, worker_idx = np.unique(raw.worker_id, return_inverse=True)
+    task_idx = np.searchsorted(task_ids, raw.task_id).astype(np.int64)
+    gold_idx = np.searchsorted(task_ids, raw.gold_task_id)
+    golden = np.zeros(task_ids.size, dtype=bool)
+    golden[gold_idx] = True
+    value = task_type.answer_value
+    typed = TypeAnswers(
+        task=task_idx,
+        worker=worker_idx.astype(np.int64),
+        values=[value(text) for text in raw.text],
+        n_tasks=int(task_ids.size),
+        n_workers=int(worker_ids.size),
+        golden={int(t): value(g) for t, g in zip(gold_idx.tolist(), raw.gold_text, strict=True)},
+        task_data=[raw.task_fields.get(int(t), {}) for t in task_ids.tolist()]
+        if task_type.data_fields
+        else None,
+    )
+    result = task_type.aggregate(typed, labels=list(pool.labels), options=pool.options)
+    return TypedAggregation(
+        task_id=task_ids.astype(np.int64),
+        worker_id=worker_ids.astype(np.int64),
+        golden=golden,
+        answers=np.bincount(task_idx, minlength=task_ids.size).astype(np.int64),
+        worker_answers=np.bincount(worker_idx, minlength=worker_ids.size).astype(np.int64),
+        result=result,
+    )
+
+
+def _typed_computed_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    run = typed_aggregation_compute(pool=pool)
+    tasks = (
+        Task.objects.filter(pool=pool, golden_label__isnull=True)
+        .order_by("id")
+        .values_list("id", "external_id")
+    )
+    for task_id, external_id in tasks.iterator(chunk_size=5000):
+        code = int(np.searchsorted(run.task_id, task_id))
+        known = code < run.task_id.size and run.task_id[code] == task_id and run.answers[code] > 0
+        yield {
+            "task_id": task_id,
+            "external_id": external_id,
+            "answer": run.result.answers[code] if known else None,
+            "confidence": round(float(run.result.confidence[code]), 6) if known else None,
+            "answers": int(run.answers[code]) if known else 0,
+        }
+
+
+def _typed_stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    rows = (
+        Task.objects.filter(pool=pool, golden_label__isnull=True)
+        .order_by("id")
+        .values_list(
+            "id",
+            "external_id",
+            "answers_count",
+            "quality_result__answer",
+            "quality_result__confidence",
+            "quality_result__answers",
+        )
+    )
+    for task_id, external_id, answers_count, answer, confidence, answers in rows.iterator(chunk_size=5000):
+        yield {
+            "task_id": task_id,
+            "external_id": external_id,
+            "answer": answer,
+            "confidence": None if confidence is None else round(confidence, 6),
+            "answers": answers_count if answers is None else answers,
+        }
+
+
+def typed_results_for_pool(*, pool: Pool) -> Iterator[dict[str, Any]]:
+    """`results_for_pool` for a pool whose type is not single_choice: the stored results once a run has been,
+    else (up to ON_REQUEST_MAX_ANSWERS answers) computed now."""
+    state = PoolAggregationState.objects.filter(pool=pool).first()
+    if state is not None and state.results_as_of is not None:
+        return _typed_stored_rows(pool=pool)
+    counted = Answer.objects.filter(pool=pool).values("id")[: ON_REQUEST_MAX_ANSWERS + 1].count()
+    if counted <= ON_REQUEST_MAX_ANSWERS:
+        return _typed_computed_rows(pool=pool)
+    return _typed_stored_rows(pool=pool)
+
+
+def pool_items(*, pool: Pool) -> list[dict[str, Any]]:
+    """A pairwise pool's items ranked by the latest run (or computed now, for a pool not aggregated yet)."""
+    state = PoolAggregationState.objects.filter(pool=pool).first()
+    if state is not None and state.items is not None:
+        return list(state.items)
+    return typed_aggregation_compute(pool=pool).result.items or []
+
+
+def pool_answer_rows(*, pool: Pool) -> tuple[Iterator[dict[str, Any]], list[str]]:
+    """The answers export with each answer in its type's shape as `answer` (single_choice keeps `label`)."""
+    value = task_type_of(pool).answer_value
+    columns = list(ANSWER_COLUMNS)
+    columns.insert(columns.index("label") + 1, "answer")
+    if pool.task_type != DEFAULT_TYPE:
+        columns.remove("label")
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row in answers_rows(pool=pool):
+            row["answer"] = value(row["label"])
+            yield {column: row[column] for column in columns}
+
+    return rows(), columns
+
+
+def pool_result_rows(*, pool: Pool, method: str | None = None) -> tuple[Iterator[dict[str, Any]], list[str]]:
+    """The results export: `answer` and `confidence` per task (single_choice keeps `label`)."""
+    if pool.task_type == DEFAULT_TYPE:
+        columns = ["task_id", "external_id", "label", "answer", "confidence", "answers"]
+
+        def with_answer() -> Iterator[dict[str, Any]]:
+            for row in rows:
+                row["answer"] = row["label"]
+                yield {column: row[column] for column in columns}
+
+        rows = results_for_pool(pool=pool, method=method)
+        return with_answer(), columns
+    if method:
+        raise ServiceError(
+            code="invalid_method",
+            message=f"method chooses among the single-label methods; {pool.task_type} pools aggregate by their type.",
+        )
+    return typed_results_for_pool(pool=pool), ["task_id", "external_id", "answer", "confidence", "answers"]

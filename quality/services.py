@@ -9,10 +9,12 @@ Entry points from other apps (each a single call, so the submit and completion c
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -25,7 +27,7 @@ from fairlabel.jobs import enqueue, enqueue_on_commit
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from quality import estimate
-from quality.loading import pool_raw_answers, results_write
+from quality.loading import pool_raw_answers, results_write, text_results_write
 from quality.models import (
     AggregationRun,
     AggregationTrigger,
@@ -35,8 +37,14 @@ from quality.models import (
     TaskResult,
     WorkerConfusion,
 )
-from quality.selectors import PoolAggregation, aggregation_from_raw
+from quality.selectors import (
+    PoolAggregation,
+    TypedAggregation,
+    aggregation_from_raw,
+    typed_aggregation_compute,
+)
 from quality.skill import skill_figures, skill_reason, skill_verdict
+from quality.types import DEFAULT_TYPE
 from tasks.models import AggregationMethod, Answer, AnswerStatus, Pool, PoolStatus, Task, WorkerPoolStats
 from tasks.services import tasks_serve_again, tasks_stop_serving
 
@@ -245,8 +253,8 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
     Runs in the submit transaction, which already holds the task's row lock (answers_count was updated).
     """
     target = pool.target_confidence
-    if target is None:
-        return False
+    if target is None or pool.task_type != DEFAULT_TYPE:
+        return False  # other types stop tasks after each run (pool_overlap_adjust), from their stored results
     task = Task.objects.filter(pk=task_id).values("answers_count", "remaining").first()
     if task is None or task["remaining"] == 0 or task["answers_count"] < min_overlap_for(pool):
         return False  # nothing left to save, or not enough answers yet
@@ -362,20 +370,27 @@ def pool_aggregate(
     method = method or pool.aggregation_method
     as_of = timezone.now()
     started = time.perf_counter()
-    raw = pool_raw_answers(pool=pool)
-    loaded = time.perf_counter()
-    computed = aggregation_from_raw(
-        method=method,
-        n_labels=len(pool.labels),
-        task_id=raw.task_id,
-        worker_id=raw.worker_id,
-        label=raw.label,
-        gold_task_id=raw.gold_task_id,
-        gold_label=raw.gold_label,
-    )
-    del raw
-    computed_at = time.perf_counter()
-    run = _store(pool=pool, computed=computed, as_of=as_of, trigger=trigger)
+    if pool.task_type != DEFAULT_TYPE:
+        # Other types read their answers as text and aggregate by their own maths (quality/types); loading and
+        # computing are one step there, timed as load.
+        typed = typed_aggregation_compute(pool=pool)
+        loaded = computed_at = time.perf_counter()
+        run = _store_typed(pool=pool, computed=typed, method=method, as_of=as_of, trigger=trigger)
+    else:
+        raw = pool_raw_answers(pool=pool)
+        loaded = time.perf_counter()
+        computed = aggregation_from_raw(
+            method=method,
+            n_labels=len(pool.labels),
+            task_id=raw.task_id,
+            worker_id=raw.worker_id,
+            label=raw.label,
+            gold_task_id=raw.gold_task_id,
+            gold_label=raw.gold_label,
+        )
+        del raw
+        computed_at = time.perf_counter()
+        run = _store(pool=pool, computed=computed, as_of=as_of, trigger=trigger)
     saved = time.perf_counter()
     stopped, reopened = pool_overlap_adjust(pool_id=pool.pk)
     finished = time.perf_counter()
@@ -471,6 +486,85 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
             tasks=int(keep.sum()),
             workers=n_workers,
             iterations=result.iterations,
+            load_ms=0,
+            compute_ms=0,
+        )
+        old = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id")[RUNS_KEPT_PER_POOL:]
+        AggregationRun.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
+    return run
+
+
+def _result_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _store_typed(
+    *, pool: Pool, computed: TypedAggregation, method: str, as_of: datetime, trigger: str
+) -> AggregationRun:
+    """`_store` for a type other than single_choice: results as text and JSON, and per worker the type's
+    agreement score in place of a confusion matrix (which only a choice among labels has)."""
+    result = computed.result
+    keep = np.flatnonzero((~computed.golden) & (computed.answers > 0))
+    answers = [result.answers[i] for i in keep.tolist()]
+    agreed = np.round(result.worker_score * computed.worker_answers).astype(np.int64)
+    now = timezone.now()
+    with transaction.atomic():
+        text_results_write(
+            pool=pool,
+            method=method,
+            task_id=computed.task_id[keep],
+            text=[_result_text(answer) for answer in answers],
+            answer_json=[json.dumps(answer, ensure_ascii=False) for answer in answers],
+            confidence=np.clip(result.confidence[keep], 0.0, 1.0),
+            answers=computed.answers[keep],
+            now=now,
+            as_of=as_of,
+        )
+        WorkerConfusion.objects.bulk_create(
+            [
+                WorkerConfusion(
+                    pool=pool,
+                    worker_id=worker_id,
+                    method=method,
+                    matrix=[],
+                    answers=n,
+                    agreed=min(a, n),
+                    updated_at=now,
+                )
+                for worker_id, n, a in zip(
+                    computed.worker_id.tolist(),
+                    computed.worker_answers.tolist(),
+                    agreed.tolist(),
+                    strict=True,
+                )
+            ],
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["pool", "worker"],
+            update_fields=["method", "matrix", "answers", "agreed", "updated_at"],
+        )
+        WorkerConfusion.objects.filter(pool=pool, updated_at__lt=now).delete()
+        PoolAggregationState.objects.update_or_create(
+            pool=pool,
+            defaults={
+                "results_as_of": as_of,
+                "last_finished_at": timezone.now(),
+                "method": method,
+                "class_prior": None,
+                "mean_confusion": None,
+                "items": result.items,
+            },
+        )
+        run = AggregationRun.objects.create(
+            pool=pool,
+            method=method,
+            trigger=trigger,
+            started_at=as_of,
+            finished_at=timezone.now(),
+            answers=computed.n_answers,
+            tasks=int(keep.size),
+            workers=int(computed.worker_id.size),
+            iterations=0,
             load_ms=0,
             compute_ms=0,
         )

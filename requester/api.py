@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, request_user
-from quality.selectors import results_for_pool
+from quality.selectors import pool_answer_rows, pool_items, pool_result_rows
+from quality.types import row_check
 from requester.exports import parse_format, stream_rows
 from requester.serializers import PoolCreateSerializer, pool_json
 from tasks import selectors, services
@@ -143,9 +144,9 @@ class PoolTasksView(APIView):
                     {"job": import_job_json(job, build_uri=request.build_absolute_uri)},
                     status=status.HTTP_202_ACCEPTED,
                 )
-            rows = rows_from_upload(name=upload.name or "", file=upload.file, labels=pool.labels)
+            rows = rows_from_upload(name=upload.name or "", file=upload.file, check=row_check(pool))
         elif isinstance(request.data, dict) and "tasks" in request.data:
-            rows = rows_from_json(tasks=request.data["tasks"], labels=pool.labels)
+            rows = rows_from_json(tasks=request.data["tasks"], check=row_check(pool))
         else:
             raise ServiceError(
                 code="invalid_upload",
@@ -189,9 +190,10 @@ class PoolAnswersView(APIView):
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         fmt = parse_format(request.query_params.get("format"))
+        rows, columns = pool_answer_rows(pool=pool)
         return stream_rows(
-            rows=selectors.answers_rows(pool=pool),
-            columns=selectors.ANSWER_COLUMNS,
+            rows=rows,
+            columns=columns,
             fmt=fmt,
             filename=f"pool-{pool.pk}-answers",
         )
@@ -215,9 +217,19 @@ class PoolResultsView(APIView):
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
         fmt = parse_format(request.query_params.get("format"))
+        if request.query_params.get("by") == "item":
+            if pool.task_type != "pairwise":
+                raise ServiceError(code="invalid_request", message="by=item is for pairwise pools.")
+            return stream_rows(
+                rows=iter(pool_items(pool=pool)),
+                columns=["item", "score", "rank", "comparisons"],
+                fmt=fmt,
+                filename=f"pool-{pool.pk}-items",
+            )
+        rows, columns = pool_result_rows(pool=pool, method=request.query_params.get("method"))
         return stream_rows(
-            rows=results_for_pool(pool=pool, method=request.query_params.get("method")),
-            columns=selectors.RESULT_COLUMNS,
+            rows=rows,
+            columns=columns,
             fmt=fmt,
             filename=f"pool-{pool.pk}-results",
         )

@@ -24,12 +24,17 @@ FORMATS = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "
 CHUNK_CHARS = 64 * 1024
 
 
+def _cell(value: Any) -> Any:
+    """Lists and objects (answers of multi_choice and boxes) as JSON text in a CSV cell."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
+
+
 def _csv_lines(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(spreadsheet_row(map(row.__getitem__, columns)))
+        writer.writerow(spreadsheet_row(_cell(row[column]) for column in columns))
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from fairlabel.money import MoneyError, parse_money
+from quality.types import DEFAULT_TYPE, TYPES
 from requester.serializers import PoolCreateSerializer
 from tasks.models import Acceptance, ContentWarning
 
@@ -114,7 +115,10 @@ class PoolForm(forms.Form):
             bounds = PoolCreateSerializer().fields["labels"]
             assert isinstance(bounds, serializers.ListField)
             if error.code == "min_length":
-                return f"Enter at least {bounds.min_length} labels, one per line."
+                task_type = TYPES.get(
+                    str(self.cleaned_data.get("task_type") or DEFAULT_TYPE), TYPES[DEFAULT_TYPE]
+                )
+                return f"Enter at least {task_type.min_labels} labels, one per line."
             return f"Enter at most {bounds.max_length} labels."
         message = str(error)
         if message.startswith(f"{field} "):

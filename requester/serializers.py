@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from fairlabel.fields import MoneyField, RealNumberField, WholeNumberField
 from fairlabel.money import money_str
@@ -11,6 +12,8 @@ from fairlabel.timestamps import json_time
 from fairness.selectors import pool_fairness
 from fairness.serializers import pool_pay_json
 from payouts.selectors import pool_reservations
+from quality.types import DEFAULT_TYPE, TYPES
+from quality.types.base import AnswerProblem
 from tasks.models import Acceptance, ContentWarning, Pool
 from tasks.selectors import pool_progress
 
@@ -19,10 +22,22 @@ def _pool(name: str) -> Any:
     return Pool._meta.get_field(name)
 
 
+# Every task type's own options, each checked by its type (quality/types/<type>/shape.py) once the type is known.
+_OPTION_NAMES = sorted({name for task_type in TYPES.values() for name in task_type.option_names})
+
+
 class PoolCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     instructions = serializers.CharField(allow_blank=True, max_length=20000, default="")
-    labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=50)
+    task_type = serializers.ChoiceField(
+        choices=list(TYPES),
+        default=DEFAULT_TYPE,
+        help_text="; ".join(f"{t.name}: {t.summary}" for t in TYPES.values()),
+    )
+    # Required where the type has choices (single_choice, multi_choice) or classes (boxes); see validate().
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=200), min_length=1, max_length=50, required=False
+    )
     reward = MoneyField()
     overlap = WholeNumberField(column=_pool("overlap"), min_value=1, max_value=100)
     priority = WholeNumberField(column=_pool("priority"), min_value=0, max_value=100, default=50)
@@ -49,8 +64,39 @@ class PoolCreateSerializer(serializers.Serializer):
         "operator allows (and data: images); others are removed.",
     )
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name in _OPTION_NAMES:
+            owners = ", ".join(t.name for t in TYPES.values() if name in t.option_names)
+            fields[name] = serializers.JSONField(required=False, help_text=f"Taken by: {owners}.")
+        return fields
+
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         from quality.services import pool_quality_settings_problem
+
+        task_type = TYPES[data["task_type"]]
+        raw_options = {name: data.pop(name) for name in _OPTION_NAMES if name in data}
+        foreign = sorted(set(raw_options) - set(task_type.option_names))
+        if foreign:
+            raise serializers.ValidationError(
+                {name: [f"{task_type.name} pools do not take {name}."] for name in foreign}
+            )
+        try:
+            data["options"] = task_type.options_clean(raw_options)
+        except AnswerProblem as exc:
+            field = next((name for name in raw_options if name in str(exc)), "non_field_errors")
+            raise serializers.ValidationError({field: [str(exc)]}) from exc
+        labels = data.get("labels")
+        if task_type.needs_labels:
+            if not labels:
+                raise serializers.ValidationError({"labels": ["This field is required."]})
+            if len(labels) < task_type.min_labels:
+                message = f"Ensure this field has at least {task_type.min_labels} elements."
+                raise serializers.ValidationError({"labels": [ErrorDetail(message, code="min_length")]})
+        elif labels:
+            raise serializers.ValidationError({"labels": [f"{task_type.name} pools take no labels."]})
+        else:
+            data["labels"] = []
 
         problem = pool_quality_settings_problem(
             overlap=data["overlap"],
@@ -80,7 +126,9 @@ def pool_json(pool: Pool) -> dict[str, Any]:
         "id": pool.pk,
         "name": pool.name,
         "instructions": pool.instructions,
+        "task_type": pool.task_type,
         "labels": pool.labels,
+        **pool.options,
         "reward": money_str(pool.reward),
         "overlap": pool.overlap,
         "priority": pool.priority,

@@ -22,7 +22,8 @@ from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
 from payouts.selectors import answers_cost
-from quality.selectors import results_for_pool
+from quality.selectors import pool_answer_rows, pool_result_rows
+from quality.types import row_check
 from requester import charts, dashboard
 from requester.exports import parse_format, stream_rows
 from requester.forms import PoolForm, UploadForm
@@ -191,7 +192,7 @@ def pool_upload(request: AuthedRequest, pool_id: int) -> HttpResponse:
             )
         else:
             created = pool_flows.tasks_add(
-                pool=pool, rows=rows_from_upload(name=upload.name, file=upload.file, labels=pool.labels)
+                pool=pool, rows=rows_from_upload(name=upload.name, file=upload.file, check=row_check(pool))
             )
             messages.success(request, f"{created} tasks imported from {upload.name}.")
     except ServiceError as exc:
@@ -262,9 +263,9 @@ def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> StreamingH
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
     fmt = parse_format(request.GET.get("format", "csv"))
     if kind == "answers":
-        rows, columns = selectors.answers_rows(pool=pool), selectors.ANSWER_COLUMNS
+        rows, columns = pool_answer_rows(pool=pool)
     else:
-        rows, columns = results_for_pool(pool=pool), selectors.RESULT_COLUMNS
+        rows, columns = pool_result_rows(pool=pool)
     response = stream_rows(rows=rows, columns=columns, fmt=fmt, filename=f"pool-{pool.pk}-{kind}")
     response["Content-Disposition"] = f'attachment; filename="pool-{pool.pk}-{kind}.{fmt}"'
     return response

@@ -36,6 +36,7 @@
     restoreInstructions();
     const task = document.getElementById("task");
     if (!task) return;
+    task.dataset.ready = "1";
     const notice = document.getElementById("notice");
     const announce = document.getElementById("announce");
     if (announce && notice) announce.textContent = notice.textContent.trim();
@@ -69,25 +70,53 @@
     true,
   );
 
+  // A task is ready for keys and submits from the moment it has settled on the page until an answer to it is
+  // sent: a key pressed while a submit is in flight, or while the next task is still being swapped in, must
+  // never send the old form a second time (outside htmx, where the server can only say "already submitted").
+  const ready = (task) => task && task.dataset.ready === "1";
+  const markReady = (task, value) => {
+    if (task) task.dataset.ready = value ? "1" : "0";
+  };
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const task = document.getElementById("task");
+      if (!task || !task.contains(event.target)) return;
+      if (!ready(task)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        return;
+      }
+      markReady(task, false);
+    },
+    true,
+  );
+
   // Shortcuts act only when focus is on the page itself or in the task area (never from the menu, a link or a
-  // field), and not at all when the worker turned them off.
+  // field), and not at all when the worker turned them off. S skips; the task type's own script
+  // (quality/types/<type>/static) handles its keys and says whether it did.
   document.addEventListener("keydown", (event) => {
     if (!shortcutsOn() || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const task = document.getElementById("task");
-    if (!task || task.getAttribute("aria-busy") === "true") return;
+    if (!task || !ready(task) || task.getAttribute("aria-busy") === "true") return;
+    const form = task.querySelector("form.answer-form");
+    if (!form) return;
     const target = event.target;
     const onPage = target === document.body || target === document.documentElement;
-    const inTask = target instanceof Element && task.contains(target) && !target.closest("a, input, textarea, select, [contenteditable], summary");
+    const inTask = target instanceof Element && task.contains(target) && !target.closest("a, select, [contenteditable], summary");
     if (!onPage && !inTask) return;
-    let button = null;
-    if (/^[1-9]$/.test(event.key)) {
-      button = task.querySelector(`.label-btn[data-key="${event.key}"]`);
-    } else if (event.key === "s" || event.key === "S") {
-      button = task.querySelector(".skip-btn");
-    }
-    if (button) {
+    const typing = target instanceof Element && target.closest("input:not([type=checkbox]):not([type=hidden]), textarea");
+    const handler = (window.fairlabelTypes || {})[form.dataset.taskType];
+    if (handler && handler.keydown(event, form, { typing: Boolean(typing) })) {
       event.preventDefault();
-      button.click();
+      return;
+    }
+    if (!typing && (event.key === "s" || event.key === "S")) {
+      const skip = task.querySelector(".skip-btn");
+      if (skip) {
+        event.preventDefault();
+        skip.click();
+      }
     }
   });
 
@@ -115,6 +144,7 @@
   document.addEventListener("htmx:beforeSend", (event) => {
     const task = inTask(event);
     if (!task) return;
+    markReady(task, false);
     const notice = task.querySelector("#notice");
     if (notice && notice.classList.contains("task-error")) {
       notice.textContent = "";
@@ -124,7 +154,11 @@
   });
   document.addEventListener("htmx:afterRequest", (event) => {
     const task = inTask(event);
-    if (task && document.body.contains(task)) setBusy(task, false);
+    // Still on the page: the answer was not taken (an error status swaps nothing), so it may be sent again.
+    if (task && document.body.contains(task)) {
+      setBusy(task, false);
+      markReady(task, true);
+    }
   });
   // htmx swaps nothing for an error status, so the answer stays on screen to try again; never a server's
   // error page inside the task area.

@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import ijson
 
@@ -24,10 +24,20 @@ MAX_TASK_DATA_BYTES = 64 * 1024
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
+class RowCheck(Protocol):
+    """The pool's task type, as an upload needs it (quality.types.RowCheck): tasks does not know types."""
+
+    def golden(self, raw: object) -> str:
+        """A golden answer's stored text; ValueError saying what is wrong."""
+        ...
+
+    def data_problem(self, data: Mapping[str, Any]) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class TaskRow:
     data: dict[str, Any]
-    golden: str | None
+    golden: str | None  # the golden answer's stored text (quality/types), None for a regular task
     external_id: str | None
     # `data` as JSON text, already made for the size check; the bulk import writes it as is.
     data_json: str = ""
@@ -59,7 +69,7 @@ def _bad_row(row: int, problem: str) -> ServiceError:
     )
 
 
-def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
+def _validated(row: int, raw: object, check: RowCheck) -> TaskRow:
     if not isinstance(raw, dict):
         raise _bad_row(row, 'a task must be an object with a "data" object')
     unknown = set(raw) - {"data", "golden", "external_id"}
@@ -82,9 +92,15 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
     # PostgreSQL text and jsonb cannot hold a NUL character; refuse it here with its row number.
     if "\\u0000" in data_json and _NUL_ESCAPE.search(data_json):
         raise _bad_row(row, "data contains a NUL character (\\u0000)")
+    problem = check.data_problem(data)
+    if problem is not None:
+        raise _bad_row(row, problem)
     golden = raw.get("golden")
-    if golden is not None and (not isinstance(golden, str) or golden not in labels):
-        raise _bad_row(row, f"unknown golden label {golden!r}: it must be one of the pool's labels")
+    if golden is not None:
+        try:
+            golden = check.golden(golden)
+        except ValueError as exc:
+            raise _bad_row(row, str(exc).rstrip(".")) from exc
     external_id = raw.get("external_id")
     if external_id is not None:
         if isinstance(external_id, bool) or not isinstance(external_id, (str, int)):
@@ -99,14 +115,13 @@ def _validated(row: int, raw: object, labels: set[str]) -> TaskRow:
     return TaskRow(data=data, golden=golden, external_id=external_id or None, data_json=data_json)
 
 
-def rows_from_json(*, tasks: object, labels: Iterable[str]) -> Iterator[TaskRow]:
+def rows_from_json(*, tasks: object, check: RowCheck) -> Iterator[TaskRow]:
     if not isinstance(tasks, list):
         raise ServiceError(code="invalid_upload", message='"tasks" must be a list of task objects.')
     if not tasks:
         raise ServiceError(code="invalid_upload", message="The upload is empty: no tasks were given.")
-    label_set = set(labels)
     for number, raw in enumerate(tasks, start=1):
-        yield _validated(number, raw, label_set)
+        yield _validated(number, raw, check)
 
 
 def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
@@ -115,9 +130,8 @@ def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
         yield line.decode("utf-8-sig" if number == 1 else "utf-8")
 
 
-def rows_from_csv(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
+def rows_from_csv(*, file: IO[bytes], check: RowCheck) -> Iterator[TaskRow]:
     """Header row; `golden` and `external_id` are special, every other column becomes a data key."""
-    label_set = set(labels)
     reader = csv.reader(_decoded_lines(file))
     try:
         header = next(reader)
@@ -146,7 +160,7 @@ def rows_from_csv(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow
                 "external_id": record.get("external_id") or None,
             }
             count += 1
-            yield _validated(number, raw, label_set)
+            yield _validated(number, raw, check)
     except UnicodeDecodeError as exc:
         raise _bad_row(count + 1, "the file is not UTF-8 text") from exc
     except csv.Error as exc:
@@ -157,8 +171,7 @@ def rows_from_csv(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow
         )
 
 
-def rows_from_jsonl(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
-    label_set = set(labels)
+def rows_from_jsonl(*, file: IO[bytes], check: RowCheck) -> Iterator[TaskRow]:
     count = 0
     for number, line in enumerate(file, start=1):
         try:
@@ -174,7 +187,7 @@ def rows_from_jsonl(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskR
                 number, f"bad JSON ({exc.msg if isinstance(exc, json.JSONDecodeError) else 'too deep'})"
             ) from exc
         count += 1
-        yield _validated(number, raw, label_set)
+        yield _validated(number, raw, check)
     if count == 0:
         raise ServiceError(code="invalid_upload", message="The file is empty.", details={"row": 1})
 
@@ -194,9 +207,8 @@ class _Replay:
         return self._file.read(size)
 
 
-def rows_from_json_file(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
+def rows_from_json_file(*, file: IO[bytes], check: RowCheck) -> Iterator[TaskRow]:
     """A JSON array of task objects, or {"tasks": [...]}, parsed one item at a time (ijson's C backend)."""
-    label_set = set(labels)
     head = file.read(4096)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
@@ -208,7 +220,7 @@ def rows_from_json_file(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[T
     try:
         for raw in ijson.items(_Replay(head, file), prefix, use_float=True):
             count += 1
-            yield _validated(count, raw, label_set)
+            yield _validated(count, raw, check)
     except ijson.JSONError as exc:
         raise _bad_row(count + 1, f"bad JSON ({str(exc)[:200]})") from exc
     except UnicodeDecodeError as exc:
@@ -220,14 +232,14 @@ def rows_from_json_file(*, file: IO[bytes], labels: Iterable[str]) -> Iterator[T
 FILE_TYPES = (".csv", ".jsonl", ".ndjson", ".json")
 
 
-def rows_from_upload(*, name: str, file: IO[bytes], labels: Iterable[str]) -> Iterator[TaskRow]:
+def rows_from_upload(*, name: str, file: IO[bytes], check: RowCheck) -> Iterator[TaskRow]:
     lowered = name.lower()
     if lowered.endswith(".csv"):
-        return rows_from_csv(file=file, labels=labels)
+        return rows_from_csv(file=file, check=check)
     if lowered.endswith(".jsonl") or lowered.endswith(".ndjson"):
-        return rows_from_jsonl(file=file, labels=labels)
+        return rows_from_jsonl(file=file, check=check)
     if lowered.endswith(".json"):
-        return rows_from_json_file(file=file, labels=labels)
+        return rows_from_json_file(file=file, check=check)
     raise ServiceError(
         code="unsupported_file_type",
         message=(

@@ -38,7 +38,13 @@ class Pool(models.Model):
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pools")
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True)
+    # The kind of question (quality/types: one folder per type). No check constraint on the names: a new type
+    # is its folder and a registry line, without a migration; the API refuses a name the registry lacks.
+    task_type = models.CharField(max_length=32, default="single_choice")
+    # The choices (single_choice, multi_choice) or the classes of boxes; empty for types without labels.
     labels = models.JSONField()
+    # The type's own settings (max_length, image_field, allow_tie, ...), defaults filled in by the type.
+    options = models.JSONField(default=dict, blank=True)
     reward = models.DecimalField(max_digits=money.INPUT_DIGITS, decimal_places=money.INPUT_PLACES)
     overlap = models.PositiveSmallIntegerField(default=1)
     priority = models.PositiveSmallIntegerField(default=50)
@@ -89,7 +95,8 @@ class Pool(models.Model):
 class Task(models.Model):
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="tasks")
     data = models.JSONField()
-    golden_label = models.CharField(max_length=200, null=True, blank=True)
+    # The golden answer in its type's canonical text (for single_choice the label itself); set marks a golden task.
+    golden_label = models.TextField(null=True, blank=True)
     external_id = models.CharField(max_length=200, null=True, blank=True)
     # Answers this task may receive at most (the pool's overlap when it was added).
     max_answers = models.PositiveSmallIntegerField()
@@ -189,7 +196,9 @@ class Answer(models.Model):
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="answers", db_index=False
     )
-    label = models.CharField(max_length=200)
+    # The answer in its type's canonical text (quality/types): the label for single_choice, JSON for lists and
+    # boxes, the text itself for text, "left"/"right"/"tie" for pairwise.
+    label = models.TextField()
     submitted_at = models.DateTimeField(db_index=True)
     duration_ms = models.PositiveIntegerField()
     is_golden = models.BooleanField(default=False)

@@ -153,7 +153,6 @@ def task_fields_for_worker(*, assignment: Assignment) -> list[TaskField]:
 
 
 ANSWER_COLUMNS = ["task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"]
-RESULT_COLUMNS = ["task_id", "external_id", "label", "confidence", "answers"]
 
 
 EXPORT_CHUNK = 5000

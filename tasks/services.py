@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, Sum
@@ -59,6 +59,9 @@ class PoolSettings:
     review_hours: int = 24
     content_warning: str | None = None
     allow_html: bool = False
+    # The kind of question and its own settings, already checked by the type (quality/types).
+    task_type: str = "single_choice"
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
@@ -82,6 +85,8 @@ def pool_create(*, requester: User, settings: PoolSettings) -> Pool:
         review_hours=settings.review_hours,
         content_warning=settings.content_warning,
         allow_html=settings.allow_html,
+        task_type=settings.task_type,
+        options=settings.options,
     )
 
 
@@ -284,24 +289,32 @@ def _refuse_if_not_active(assignment: Assignment, now: Any) -> bool:
     return assignment.expires_at <= now
 
 
-def answer_record(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
+class AnswerJudge(Protocol):
+    """The pool's task type, as answer_record needs it (quality.types.AnswerJudge): tasks does not know types."""
+
+    def answer_text(self, *, pool: Pool, raw: object) -> str:
+        """The answer's canonical text; a ServiceError saying what is wrong if it does not fit the pool."""
+        ...
+
+    def golden_correct(self, *, pool: Pool, answer_text: str, golden_text: str) -> bool: ...
+
+
+def answer_record(*, worker: User, assignment_id: int, answer: object, judge: AnswerJudge) -> SubmitOutcome:
     """Write the worker's answer and update the task's places and the worker's counters, in the caller's
-    transaction (the submit use case, which pays and scores the answer in the same one)."""
+    transaction (the submit use case, which pays and scores the answer in the same one). Nothing is written
+    when `judge` refuses the answer."""
     now = timezone.now()
     assignment = _locked_assignment(worker=worker, assignment_id=assignment_id)
     if _refuse_if_not_active(assignment, now):
         claims.expire(assignment=assignment)
         return SubmitOutcome(answer=None)
     pool = assignment.pool
-    if label not in pool.labels:
-        raise ServiceError(
-            code="invalid_label",
-            message=f"{label!r} is not one of this pool's labels.",
-            details={"labels": pool.labels},
-        )
+    label = judge.answer_text(pool=pool, raw=answer)
     task = assignment.task
     is_golden = assignment.is_golden
-    correct = (label == task.golden_label) if is_golden else None
+    correct = None
+    if is_golden and task.golden_label is not None:
+        correct = judge.golden_correct(pool=pool, answer_text=label, golden_text=task.golden_label)
     duration_ms = max(0, int((now - assignment.created_at).total_seconds() * 1000))
     answer = Answer(
         assignment=assignment,

@@ -76,7 +76,20 @@ class AssignmentSubmitView(APIView):
     permission_classes = [IsWorker]
 
     @extend_schema(
-        request=inline_serializer(name="SubmitRequest", fields={"label": serializers.CharField()}),
+        request=inline_serializer(
+            name="SubmitRequest",
+            fields={
+                "answer": serializers.JSONField(
+                    required=False,
+                    help_text='The answer in the pool\'s task_type shape: single_choice "OK"; multi_choice a list '
+                    'of distinct labels; text a string; boxes a list of {"label", "x", "y", "w", "h"} '
+                    'as fractions of the image; pairwise "left", "right" or (where allowed) "tie".',
+                ),
+                "label": serializers.CharField(
+                    required=False, help_text="single_choice only: the label (the form before task types)."
+                ),
+            },
+        ),
         responses=inline_serializer(
             name="SubmitResponse",
             fields={
@@ -87,13 +100,22 @@ class AssignmentSubmitView(APIView):
         ),
     )
     def post(self, request: Request, assignment_id: str) -> Response:
-        label = request.data.get("label") if isinstance(request.data, dict) else None
-        if not isinstance(label, str):
+        body = request.data if isinstance(request.data, dict) else {}
+        if "answer" in body:
+            raw, judge = body["answer"], assignments.ANSWER_JUDGE
+        elif isinstance(body.get("label"), str):
+            raw, judge = body["label"], assignments.LABEL_JUDGE
+        elif "label" in body:
             raise ServiceError(
                 code="invalid_label", message="label must be one of the pool's labels (a string)."
             )
+        else:
+            raise ServiceError(
+                code="invalid_answer",
+                message='Send {"answer": ...} in the shape of the pool\'s task type.',
+            )
         answer = assignments.assignment_submit(
-            worker=request_user(request), assignment_id=_assignment_id(assignment_id), label=label
+            worker=request_user(request), assignment_id=_assignment_id(assignment_id), answer=raw, judge=judge
         )
         return Response(
             {

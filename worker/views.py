@@ -17,6 +17,7 @@ from fairlabel.money import money_str
 from fairlabel.numbers import parse_id
 from fairlabel.web import AuthedRequest, worker_required
 from payouts.selectors import balance_for_user
+from quality.types import DEFAULT_TYPE, TYPES, task_type_of
 from tasks import selectors, services
 from tasks.models import Answer, AnswerStatus, Assignment
 from workflows import assignments
@@ -39,6 +40,7 @@ def _task_context(
     if assignment is not None:
         context["fields"] = selectors.task_fields_for_worker(assignment=assignment)
         context["labels"] = list(enumerate(assignment.pool.labels, start=1))
+        context["task_type"] = task_type_of(assignment.pool)
         context["held_elsewhere"] = chosen_pool_id is not None and assignment.pool_id != chosen_pool_id
     return context
 
@@ -53,14 +55,24 @@ def work(request: AuthedRequest) -> HttpResponse:
     """The annotator page: the worker's current task, or a new one."""
     chosen = _pool_param(request)
     assignment = assignments.assignment_next(worker=request.user, pool_id=chosen)
-    return render(request, "worker/work.html", _task_context(request, assignment, chosen_pool_id=chosen))
+    context = _task_context(request, assignment, chosen_pool_id=chosen)
+    context["type_scripts"] = [f"types/{name}/annotator.js" for name in TYPES]
+    return render(request, "worker/work.html", context)
 
 
 def _earned(answer: Answer) -> str:
     amount = f"+{money_str(answer.reward)} {settings.PLATFORM_CURRENCY}"
+    saved = f"Saved “{answer.label}”." if answer.pool.task_type == DEFAULT_TYPE else "Saved your answer."
     if answer.status == AnswerStatus.PENDING:
-        return f"Saved “{answer.label}”. {amount} once the requester has reviewed it."
-    return f"Saved “{answer.label}”. {amount} earned."
+        return f"{saved} {amount} once the requester has reviewed it."
+    return f"{saved} {amount} earned."
+
+
+def _form_answer(request: AuthedRequest) -> object:
+    """The raw answer from the annotator's form, read as the form's task type lays it out; the pool's own type
+    then checks it (a form claiming another type fails that check)."""
+    task_type = TYPES.get(request.POST.get("task_type", DEFAULT_TYPE), TYPES[DEFAULT_TYPE])
+    return task_type.form_answer(request.POST)
 
 
 @require_POST
@@ -73,7 +85,7 @@ def work_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         answer, following = assignments.assignment_submit_and_next(
             worker=request.user,
             assignment_id=assignment_id,
-            label=request.POST.get("label", ""),
+            answer=_form_answer(request),
             pool_id=chosen,
         )
         notice = _earned(answer)

@@ -11,6 +11,7 @@ from fairlabel.jobs import enqueue_on_commit
 from fairness.services import decision_record_restriction
 from payouts.services import answer_credit
 from quality import services as quality_services
+from quality.types import AnswerJudge
 from tasks import claims
 from tasks.models import Answer, Assignment
 from tasks.services import SubmitOutcome, answer_record
@@ -53,8 +54,8 @@ def _claim_next(*, worker: User, pool_id: int | None, prefer_pool_id: int | None
 
 
 @transaction.atomic(durable=True)
-def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
-    outcome = answer_record(worker=worker, assignment_id=assignment_id, label=label)
+def _submit(*, worker: User, assignment_id: int, answer: object, judge: AnswerJudge) -> SubmitOutcome:
+    outcome = answer_record(worker=worker, assignment_id=assignment_id, answer=answer, judge=judge)
     answer = outcome.answer
     if answer is None:
         return outcome
@@ -69,9 +70,17 @@ def _submit(*, worker: User, assignment_id: int, label: str) -> SubmitOutcome:
     return outcome
 
 
-def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer:
-    """Record the answer and credit its reward in one transaction; 410 for an expired assignment."""
-    outcome = _submit(worker=worker, assignment_id=assignment_id, label=label)
+# {"label": ...}, the form single-label clients were written against, keeps its own error code.
+LABEL_JUDGE = AnswerJudge(error_code="invalid_label")
+ANSWER_JUDGE = AnswerJudge(error_code="invalid_answer")
+
+
+def assignment_submit(
+    *, worker: User, assignment_id: int, answer: object, judge: AnswerJudge = ANSWER_JUDGE
+) -> Answer:
+    """Record the answer (checked by the pool's task type: nothing is written if it does not fit) and credit its
+    reward in one transaction; 410 for an expired assignment."""
+    outcome = _submit(worker=worker, assignment_id=assignment_id, answer=answer, judge=judge)
     if outcome.answer is None:
         raise ServiceError(
             code="expired",
@@ -84,14 +93,19 @@ def assignment_submit(*, worker: User, assignment_id: int, label: str) -> Answer
 
 
 def assignment_submit_and_next(
-    *, worker: User, assignment_id: int, label: str, pool_id: int | None = None
+    *,
+    worker: User,
+    assignment_id: int,
+    answer: object,
+    judge: AnswerJudge = ANSWER_JUDGE,
+    pool_id: int | None = None,
 ) -> tuple[Answer, Assignment | None]:
     """Submit, then claim the next task, so the annotator needs no second request: from `pool_id` only when the
     worker chose that pool, else the same pool first, then any pool.
 
     Two transactions: the answer is committed and paid before the claim, whatever becomes of the claim.
     """
-    answer = assignment_submit(worker=worker, assignment_id=assignment_id, label=label)
+    recorded = assignment_submit(worker=worker, assignment_id=assignment_id, answer=answer, judge=judge)
     if pool_id is not None:
-        return answer, _assignment_next(worker=worker, pool_id=pool_id, prefer_pool_id=None)
-    return answer, _assignment_next(worker=worker, pool_id=None, prefer_pool_id=answer.pool_id)
+        return recorded, _assignment_next(worker=worker, pool_id=pool_id, prefer_pool_id=None)
+    return recorded, _assignment_next(worker=worker, pool_id=None, prefer_pool_id=recorded.pool_id)

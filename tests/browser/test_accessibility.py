@@ -86,7 +86,7 @@ def world() -> World:
         assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
         assert assignment is not None
         label = ("OK", "Bad", "Unsure")[i % 3]
-        assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+        assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
     return built
 
 

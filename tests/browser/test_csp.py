@@ -52,7 +52,9 @@ def _answer_in_background(pool_id: int, workers: list, stop: threading.Event) ->
                     return
                 assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool_id)
                 if assignment is not None:
-                    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+                    assignments_flow.assignment_submit(
+                        worker=worker, assignment_id=assignment.pk, answer="OK"
+                    )
                 time.sleep(0.3)
         finally:
             connection.close()

@@ -40,7 +40,7 @@ def simulated_workers(
                     good = assignment.task.golden_label or LABELS[assignment.task_id % 2]
                     label = good if rng.random() < 0.8 else rng.choice(LABELS)
                     assignments_flow.assignment_submit(
-                        worker=worker, assignment_id=assignment.pk, label=label
+                        worker=worker, assignment_id=assignment.pk, answer=label
                     )
                     time.sleep(pause)
                 if not busy:

@@ -57,7 +57,7 @@ def _review_pool(**extra):
 
 def _answered_and_rejected(worker, pool):
     assignment = assignment_next(worker=worker, pool_id=pool.pk)
-    given = assignment_submit(worker=worker, assignment_id=assignment.pk, label="Lamp")
+    given = assignment_submit(worker=worker, assignment_id=assignment.pk, answer="Lamp")
     answer_reject(
         requester=pool.requester, answer_id=given.pk, reason="This listing shows a chair, not a lamp."
     )
@@ -113,7 +113,7 @@ def test_worker_downloads_their_data_and_it_holds_their_answers(page, shots):
     worker = WorkerFactory(username="grace", email="grace@example.org")
     for label in ["OK", "Bad"]:
         assignment = assignment_next(worker=worker, pool_id=pool.pk)
-        assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+        assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
     login(page, worker.username, PASSWORD)
     page.goto("/me/data/")
     page.screenshot(path=shots / "fairness-6-my-data.png", full_page=True)
@@ -161,7 +161,7 @@ def test_feed_and_annotator_with_care_and_the_pay_floor(page, shots, settings):
     others = [WorkerFactory() for _ in range(3)]
     for other in others:
         assignment = assignment_next(worker=other, pool_id=fair.pk)
-        assignment_submit(worker=other, assignment_id=assignment.pk, label="OK")
+        assignment_submit(worker=other, assignment_id=assignment.pk, answer="OK")
     Answer.objects.filter(pool=fair).update(duration_ms=12_000)  # 15.00/h
     pools_pay_refresh()
     worker = WorkerFactory()
@@ -196,7 +196,7 @@ def test_requester_learns_why_a_pool_left_the_feed_and_raises_the_reward(page, s
     for _ in range(20):
         other = WorkerFactory()
         assignment = assignment_next(worker=other, pool_id=pool.pk)
-        assignment_submit(worker=other, assignment_id=assignment.pk, label="Food")
+        assignment_submit(worker=other, assignment_id=assignment.pk, answer="Food")
     Answer.objects.filter(pool=pool).update(duration_ms=9_000)  # 4.00/h
     pools_pay_refresh()
     login(page, pool.requester.username, PASSWORD)
@@ -222,7 +222,7 @@ def test_worker_sees_their_skill_explained_and_the_golden_items_they_missed(page
     pool_open(pool=pool)
     worker = WorkerFactory()
     while (assignment := assignment_next(worker=worker, pool_id=pool.pk)) is not None:
-        assignment_submit(worker=worker, assignment_id=assignment.pk, label="Fine")
+        assignment_submit(worker=worker, assignment_id=assignment.pk, answer="Fine")
     from workflows.pools import pool_close
 
     pool_close(pool=pool)

@@ -148,7 +148,7 @@ def test_b_a_requester_signs_up_creates_a_pool_watches_it_fill_and_downloads_res
         for i in range(4):
             assignment = assignment_next(worker=worker, pool_id=pool.pk)
             assert assignment is not None
-            assignment_submit(worker=worker, assignment_id=assignment.pk, label=labels[i % 2])
+            assignment_submit(worker=worker, assignment_id=assignment.pk, answer=labels[i % 2])
         page.goto(f"/pools/{pool.pk}/")
         expected = "0/4" if round_ == 0 else "4/4"
         assert page.inner_text("#completed-count").replace(" ", "") == expected
@@ -180,7 +180,7 @@ def test_c_staff_restrict_a_worker_who_appeals_and_staff_uphold_it(new_page, sho
     staff = StaffFactory(username="sam")
     for _ in range(3):
         assignment = assignment_next(worker=worker, pool_id=pool.pk)
-        assignment_submit(worker=worker, assignment_id=assignment.pk, label="Bird")
+        assignment_submit(worker=worker, assignment_id=assignment.pk, answer="Bird")
 
     staff_page = new_page(viewport={"width": 1280, "height": 900})
     login(staff_page, staff.username, PASSWORD)

@@ -47,7 +47,7 @@ def _people() -> dict[str, Client]:
     TaskFactory.create_batch(3, pool=pool)
     pools_flow.pool_open(pool=pool)
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
-    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
     clients = {"anonymous": Client()}
     for name, user in (("worker", worker), ("requester", requester), ("staff", StaffFactory())):
         clients[name] = Client()

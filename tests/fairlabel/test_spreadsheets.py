@@ -72,7 +72,7 @@ def test_pool_downloads_neutralise_the_whole_class(api, requester, worker, kind)
     pools_flow.pool_open(pool=pool)
     Task.objects.filter(pool=pool).update(external_id="\u200b+cmd")
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
-    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=labels[0])
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer=labels[0])
     page = Client()
     page.force_login(requester)
     for response in (

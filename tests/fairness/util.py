@@ -14,7 +14,7 @@ def answer(*, pool: Pool, worker: User, seconds: float, label: str = "OK") -> An
     """Claim and submit one task of the pool, then record that it took `seconds`."""
     assignment = assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None, "no task left for this worker"
-    result = assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+    result = assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
     Answer.objects.filter(pk=result.pk).update(duration_ms=int(seconds * 1000))
     result.refresh_from_db()
     return result

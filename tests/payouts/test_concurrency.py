@@ -47,7 +47,7 @@ def test_fifty_workers_submitting_at_once_leave_the_ledger_whole():
         submitted = 0
         while (assignment := assignment_next(worker=worker)) is not None:
             try:
-                assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+                assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
             except ServiceError as exc:
                 errors.append(f"{worker.username}: {exc.error_code}")
             submitted += 1
@@ -92,7 +92,7 @@ def test_fifty_workers_submitting_at_once_leave_the_ledger_whole():
     assert ledger_problems() == []
     # A rejection near the end gives a place back after the workers stopped: someone new answers it.
     while (assignment := assignment_next(worker=(latecomer := WorkerFactory()))) is not None:
-        assignment_submit(worker=latecomer, assignment_id=assignment.pk, label="OK")
+        assignment_submit(worker=latecomer, assignment_id=assignment.pk, answer="OK")
         workers.append(latecomer)
     # Every place was answered once (a rejected answer's place was answered again by someone else).
     for pool in (instant, review):

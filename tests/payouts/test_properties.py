@@ -132,7 +132,7 @@ class World:
         worker = self.workers[who]
         assignment = assignment_next(worker=worker, pool_id=pool.pk)
         if assignment is not None:
-            assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+            assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
 
     def _answers(self) -> list[Answer]:
         return list(Answer.objects.filter(pool__in=self.pools).order_by("id"))

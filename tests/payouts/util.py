@@ -14,7 +14,7 @@ from workflows.assignments import assignment_next, assignment_submit
 def submit(*, pool: Pool, worker: User, label: str = "OK") -> Answer:
     assignment = assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None, "no task left for this worker"
-    return assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+    return assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
 
 
 def earn(worker: User, amount: str) -> None:

@@ -38,7 +38,7 @@ def claim(worker: User, task: Task, *, seconds_ago: float = 5.0) -> Assignment:
 def answer(worker: User, task: Task, label: str, *, seconds: float = 5.0) -> Answer:
     """Claim `task` for `worker` and submit `label` through tasks.services.assignment_submit."""
     assignment = claim(worker, task, seconds_ago=seconds)
-    return assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+    return assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
 
 
 def golden_tasks(pool: Pool) -> list[Task]:

@@ -139,18 +139,32 @@ def test_results_endpoint_reads_stored_results_and_computes_other_methods(api):
     pool_aggregate(pool=pool)
     TaskResult.objects.filter(task=task).update(confidence=0.5)  # proves the stored row is what is served
     assert results() == [
-        {"task_id": task.pk, "external_id": None, "label": "OK", "confidence": 0.5, "answers": 3}
+        {
+            "task_id": task.pk,
+            "external_id": None,
+            "label": "OK",
+            "answer": "OK",
+            "confidence": 0.5,
+            "answers": 3,
+        }
     ]
     assert results("?method=ds")[0]["confidence"] == 0.5
     majority = results("?method=mv")
     assert majority == [
-        {"task_id": task.pk, "external_id": None, "label": "Bad", "confidence": 0.666667, "answers": 3}
+        {
+            "task_id": task.pk,
+            "external_id": None,
+            "label": "Bad",
+            "answer": "Bad",
+            "confidence": 0.666667,
+            "answers": 3,
+        }
     ]
     assert results("?method=wawa")[0]["label"] in ("OK", "Bad")
     csv_body = b"".join(
         client.get(f"/api/v1/pools/{pool.pk}/results/?method=mv&format=csv").streaming_content
     )
-    assert f"{task.pk},,Bad,0.666667,3" in csv_body.decode().splitlines()
+    assert f"{task.pk},,Bad,Bad,0.666667,3" in csv_body.decode().splitlines()
     bad = client.get(f"/api/v1/pools/{pool.pk}/results/?method=glad")
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_method"
@@ -171,6 +185,7 @@ def test_big_pools_are_never_aggregated_inside_a_request(api, monkeypatch):
         "task_id": task.pk,
         "external_id": None,
         "label": None,
+        "answer": None,
         "confidence": None,
         "answers": 3,
     }

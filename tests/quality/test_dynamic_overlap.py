@@ -65,7 +65,7 @@ def test_an_answer_in_flight_when_a_task_stops_is_still_accepted():
     answer(WorkerFactory(), task, "OK")
     answer(WorkerFactory(), task, "OK")
     assert places(task) == (2, 0, 3)  # the claimed place stays
-    assignment_submit(worker=late, assignment_id=in_flight.pk, label="Bad")
+    assignment_submit(worker=late, assignment_id=in_flight.pk, answer="Bad")
     assert places(task) == (3, 0, 3)
 
 

@@ -27,7 +27,7 @@ def browser_for(user) -> Client:
 def answer(worker, pool, label="OK") -> None:
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None, "the worker should get a task"
-    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
 
 
 def test_dashboard_shows_progress_rate_spend_and_skill(requester):
@@ -130,7 +130,7 @@ def test_pool_page_shows_charts_golden_accuracy_and_lowest_confidence_first(requ
                 label = "Bad"
             else:
                 label = "OK" if worker is not workers[2] or assignment.task_id % 2 else "Spam"
-            assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=label)
+            assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer=label)
     html = browser_for(requester).get(f"/pools/{pool.pk}/").content.decode()
     assert html.count('<svg class="chart"') == 4
     assert "check this golden answer" in html
@@ -159,7 +159,7 @@ def test_pausing_keeps_the_money_reserved_and_answers_in_flight_count(requester)
     worker = WorkerFactory()
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     services.pool_pause(pool=pool)
-    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
     from requester.dashboard import pool_stats
 
     stats = pool_stats(pool_ids=[pool.pk])[pool.pk]

@@ -91,7 +91,15 @@ def test_json_and_jsonl_carry_the_contract_fields(api):
     record_answer(task, worker, "Bad")
     client = api(pool.requester)
     answers = json.loads(body(client.get(f"/api/v1/pools/{pool.pk}/answers/?format=json")))["results"]
-    assert list(answers[0]) == ["task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"]
+    assert list(answers[0]) == [
+        "task_id",
+        "external_id",
+        "worker",
+        "label",
+        "answer",
+        "submitted_at",
+        "duration_ms",
+    ]
     assert answers[0]["external_id"] == "x-1" and answers[0]["worker"].startswith("w-")
     assert str(worker.username) not in json.dumps(answers)
     lines = body(client.get(f"/api/v1/pools/{pool.pk}/results/?format=jsonl")).splitlines()
@@ -99,6 +107,7 @@ def test_json_and_jsonl_carry_the_contract_fields(api):
         "task_id": task.pk,
         "external_id": "x-1",
         "label": "Bad",
+        "answer": "Bad",
         "confidence": 1.0,
         "answers": 1,
     }
@@ -117,7 +126,14 @@ def test_large_exports_stream_in_chunks(api):
     chunks = list(response.streaming_content)
     assert len(chunks) > 2, "rows should leave in chunks, not as one body"
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
-    assert len(rows) == 15001 and rows[0] == ["task_id", "external_id", "label", "confidence", "answers"]
+    assert len(rows) == 15001 and rows[0] == [
+        "task_id",
+        "external_id",
+        "label",
+        "answer",
+        "confidence",
+        "answers",
+    ]
     assert rows[-1][1] == "ext-14999"
     jsonl = list(api(pool.requester).get(f"/api/v1/pools/{pool.pk}/results/?format=jsonl").streaming_content)
     assert len(jsonl) > 2 and sum(c.count(b"\n") for c in jsonl) == 15000

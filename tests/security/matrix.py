@@ -241,11 +241,11 @@ def build_world() -> World:
     pools_flow.pool_open(pool=pool)
     helped = assignments_flow.assignment_next(worker=helper, pool_id=pool.pk)
     assert helped is not None
-    answer = assignments_flow.assignment_submit(worker=helper, assignment_id=helped.pk, label="OK")
+    answer = assignments_flow.assignment_submit(worker=helper, assignment_id=helped.pk, answer="OK")
     # The worker has answered for the owner before and holds a task now.
     first = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert first is not None
-    assignments_flow.assignment_submit(worker=worker, assignment_id=first.pk, label=f"Bad{XSS_IMG}")
+    assignments_flow.assignment_submit(worker=worker, assignment_id=first.pk, answer=f"Bad{XSS_IMG}")
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
     assert assignment is not None
     webhook = Webhook.objects.create(requester=owner, url="https://hooks.example.com/fairlabel", events=[])

@@ -136,7 +136,7 @@ def test_csv_exports_neutralise_formulas(api, requester, worker, kind):
     pool = _open_pool(requester, labels=[formula, "@SUM(1)"])
     Task.objects.filter(pool=pool).update(external_id="+cmd|' /C calc'!A0")
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
-    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label=formula)
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer=formula)
 
     client = Client()
     client.force_login(requester)
@@ -417,7 +417,7 @@ def test_query_parameters_naming_fields_are_ignored(api, requester, worker):
     pool = _open_pool(requester, name="Mine")
     PoolFactory.create(requester=requester, name="Second")
     assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
-    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+    assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
     hostile = {
         "ordering": "requester__password",
         "requester__password__startswith": "md5$",

@@ -70,7 +70,7 @@ def _build_actors() -> dict[str, Any]:
     TaskFactory.create_batch(40, pool=pool)
     pools_flow.pool_open(pool=pool)
     helped = assignments_flow.assignment_next(worker=helper, pool_id=pool.pk)
-    answer = assignments_flow.assignment_submit(worker=helper, assignment_id=helped.pk, label="OK")
+    answer = assignments_flow.assignment_submit(worker=helper, assignment_id=helped.pk, answer="OK")
     decision = fairness_services.decision_record_rejection(
         answer=answer, reason="Off-topic.", requester=requester
     )

@@ -62,10 +62,10 @@ def test_open_pools_by_priority_and_only_open_ones(worker: User) -> None:
     TaskFactory(pool=draft)
     first = assignment_next(worker=worker)
     assert first is not None and first.pool_id == high.pk
-    assignment_submit(worker=worker, assignment_id=first.pk, label="OK")
+    assignment_submit(worker=worker, assignment_id=first.pk, answer="OK")
     second = assignment_next(worker=worker)
     assert second is not None and second.pool_id == low.pk
-    assignment_submit(worker=worker, assignment_id=second.pk, label="OK")
+    assignment_submit(worker=worker, assignment_id=second.pk, answer="OK")
     assert assignment_next(worker=worker) is None
 
 
@@ -94,7 +94,7 @@ def test_skipped_and_answered_tasks_never_come_back(worker: User) -> None:
     assignment_skip(worker=worker, assignment_id=first.pk)
     second = assignment_next(worker=worker)
     assert second.task_id != first.task_id
-    assignment_submit(worker=worker, assignment_id=second.pk, label="OK")
+    assignment_submit(worker=worker, assignment_id=second.pk, answer="OK")
     assert assignment_next(worker=worker) is None
     # The skipped place went back to the pool for someone else.
     assert Task.objects.get(pk=first.task_id).remaining == 2
@@ -108,7 +108,7 @@ def test_golden_items_are_mixed_in_at_the_rate_from_the_first_block_and_never_re
             got = assignment_next(worker=worker)
             assert got is not None
             served.append((got.is_golden, got.task_id))
-            assignment_submit(worker=worker, assignment_id=got.pk, label="OK")
+            assignment_submit(worker=worker, assignment_id=got.pk, answer="OK")
         assert any(golden for golden, _ in served[:5]), "the first block of 1/golden_rate holds a golden item"
         golden_tasks = [task for golden, task in served if golden]
         assert len(golden_tasks) == 5, "one golden item per block of five"
@@ -132,7 +132,7 @@ def test_workers_who_come_to_a_golden_item_at_the_same_time_do_not_all_get_the_s
             if got.is_golden:  # held, not answered: the counts stay where they were for everyone
                 first_golden.append(got.task_id)
                 break
-            assignment_submit(worker=worker, assignment_id=got.pk, label="OK")
+            assignment_submit(worker=worker, assignment_id=got.pk, answer="OK")
     assert len(set(first_golden)) > 1
 
 
@@ -141,7 +141,7 @@ def test_when_golden_items_run_out_regular_work_continues(worker: User) -> None:
     kinds = []
     while (got := assignment_next(worker=worker)) is not None:
         kinds.append(got.is_golden)
-        assignment_submit(worker=worker, assignment_id=got.pk, label="OK")
+        assignment_submit(worker=worker, assignment_id=got.pk, answer="OK")
     assert kinds.count(True) == 1 and kinds.count(False) == 10
 
 
@@ -153,7 +153,7 @@ def test_golden_answers_stay_within_what_the_pool_paid_for() -> None:
     for w in WorkerFactory.create_batch(4):
         while (got := assignment_next(worker=w)) is not None:
             golden += got.is_golden
-            assignment_submit(worker=w, assignment_id=got.pk, label="OK")
+            assignment_submit(worker=w, assignment_id=got.pk, answer="OK")
     assert golden == 1
     assert Pool.objects.get(pk=pool.pk).golden_slots_left == 0
 
@@ -168,9 +168,9 @@ def test_an_expired_place_goes_to_the_next_claimer_without_a_sweep(worker: User)
     assert Assignment.objects.get(pk=late.pk).status == AssignmentStatus.EXPIRED
     assert Task.objects.get(pk=late.task_id).remaining == 0, "the place moved, none was added"
     with pytest.raises(ServiceError) as refused:
-        assignment_submit(worker=worker, assignment_id=late.pk, label="OK")
+        assignment_submit(worker=worker, assignment_id=late.pk, answer="OK")
     assert refused.value.status_code == 410
-    assignment_submit(worker=other, assignment_id=taken.pk, label="OK")
+    assignment_submit(worker=other, assignment_id=taken.pk, answer="OK")
     assert places_add_up(pool)
 
 
@@ -191,13 +191,13 @@ def test_submit_and_next_stays_in_the_pool_then_falls_back(worker: User) -> None
     low = open_pool(tasks=2, priority=10)
     high = open_pool(tasks=1, priority=90)
     first = assignment_next(worker=worker, pool_id=low.pk)
-    answer, following = assignment_submit_and_next(worker=worker, assignment_id=first.pk, label="OK")
+    answer, following = assignment_submit_and_next(worker=worker, assignment_id=first.pk, answer="OK")
     assert answer.assignment_id == first.pk
     assert following is not None and following.pool_id == low.pk, "same pool first, despite the priority"
-    answer, following = assignment_submit_and_next(worker=worker, assignment_id=following.pk, label="Bad")
+    answer, following = assignment_submit_and_next(worker=worker, assignment_id=following.pk, answer="Bad")
     assert answer.label == "Bad"
     assert following is not None and following.pool_id == high.pk, "then any pool"
-    answer, following = assignment_submit_and_next(worker=worker, assignment_id=following.pk, label="OK")
+    answer, following = assignment_submit_and_next(worker=worker, assignment_id=following.pk, answer="OK")
     assert following is None
 
 
@@ -206,7 +206,7 @@ def test_submit_and_next_refuses_an_expired_assignment(worker: User) -> None:
     first = assignment_next(worker=worker)
     expire_now(first)
     with pytest.raises(ServiceError) as refused:
-        assignment_submit_and_next(worker=worker, assignment_id=first.pk, label="OK")
+        assignment_submit_and_next(worker=worker, assignment_id=first.pk, answer="OK")
     assert refused.value.error_code == "expired"
 
 
@@ -239,7 +239,7 @@ def test_a_claim_costs_the_same_few_queries_whatever_the_pool_size(worker: User)
         assert got is not None
         control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
         counts.append(sum(not q["sql"].startswith(control) for q in queries.captured_queries))
-        assignment_submit(worker=worker, assignment_id=got.pk, label="OK")
+        assignment_submit(worker=worker, assignment_id=got.pk, answer="OK")
     # The held check, the pools the worker may take from (with the worker's counters in each), the claim.
     assert counts == [3, 3]
 

@@ -77,7 +77,7 @@ def assert_never_over_assigned(pool: Pool, *, golden_slots_at_open: int) -> None
 def _work_until_empty(worker: User, refused: list[str]) -> None:
     while (assignment := assignment_next(worker=worker)) is not None:
         try:
-            assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+            assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
         except ServiceError as exc:
             refused.append(exc.error_code)
 
@@ -104,7 +104,7 @@ def test_expired_places_are_taken_over_exactly_once_while_their_owners_submit_la
 
     def late_submit(worker: User, assignment: Assignment) -> None:
         try:
-            assignment_submit(worker=worker, assignment_id=assignment.pk, label="OK")
+            assignment_submit(worker=worker, assignment_id=assignment.pk, answer="OK")
         except ServiceError as exc:
             refused.append(exc.error_code)
 
@@ -133,7 +133,7 @@ def test_two_requests_of_one_worker_at_once_get_the_same_assignment() -> None:
         errors = run_at_once(claim, [(), (), ()])
         assert errors == []
         assert len(set(got)) == 1, "every request is handed the one assignment that won"
-        assignment_submit(worker=worker, assignment_id=got[0], label="OK")
+        assignment_submit(worker=worker, assignment_id=got[0], answer="OK")
     assert Assignment.objects.filter(worker=worker).count() == 5
     assert_never_over_assigned(pool, golden_slots_at_open=0)
 
@@ -144,7 +144,9 @@ def test_submit_and_next_under_contention() -> None:
     def chain(worker: User) -> None:
         assignment = assignment_next(worker=worker)
         while assignment is not None:
-            _, assignment = assignment_submit_and_next(worker=worker, assignment_id=assignment.pk, label="OK")
+            _, assignment = assignment_submit_and_next(
+                worker=worker, assignment_id=assignment.pk, answer="OK"
+            )
 
     errors = run_at_once(chain, [(w,) for w in WorkerFactory.create_batch(12)])
     assert errors == []

@@ -8,16 +8,19 @@ import json
 import pytest
 
 from fairlabel.errors import ServiceError
-from tasks.importing import CountingReader, rows_from_upload
+from quality.types import row_check
+from tasks.importing import CountingReader, RowCheck, rows_from_upload
+from tasks.models import Pool
 from tests.factories import PoolFactory
 
 pytestmark = pytest.mark.django_db
 
 LABELS = ["OK", "Bad"]
+CHECK: RowCheck = row_check(Pool(labels=LABELS))
 
 
 def parse(name: str, content: bytes):
-    return list(rows_from_upload(name=name, file=io.BytesIO(content), labels=LABELS))
+    return list(rows_from_upload(name=name, file=io.BytesIO(content), check=CHECK))
 
 
 def rejected_row(name: str, content: bytes) -> tuple[int, str]:
@@ -90,7 +93,7 @@ def test_the_json_parser_reads_the_file_in_pieces_not_whole():
             reads.append(size)
             return super().read(size)
 
-    rows = rows_from_upload(name="big.json", file=Spy(content), labels=LABELS)
+    rows = rows_from_upload(name="big.json", file=Spy(content), check=CHECK)
     first = next(rows)
     assert first.data == {"n": 0}
     assert all(size != -1 for size in reads), "read() without a size would load the whole file"

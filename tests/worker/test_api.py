@@ -26,6 +26,7 @@ def test_next_submit_pays_at_once(api, worker):
         "id": pool.pk,
         "name": pool.name,
         "instructions": pool.instructions,
+        "task_type": "single_choice",
         "labels": ["OK", "Bad"],
         "reward": "0.10",
     }
@@ -215,7 +216,15 @@ def test_answers_and_results_exports(api, worker):
     answers = b"".join(client.get(f"/api/v1/pools/{pool.pk}/answers/?format=json").streaming_content)
     rows = json.loads(answers)["results"]
     assert len(rows) == 1
-    assert set(rows[0]) == {"task_id", "external_id", "worker", "label", "submitted_at", "duration_ms"}
+    assert set(rows[0]) == {
+        "task_id",
+        "external_id",
+        "worker",
+        "label",
+        "answer",
+        "submitted_at",
+        "duration_ms",
+    }
     assert rows[0]["worker"] != worker.username and worker.username not in answers.decode()
     results = json.loads(b"".join(client.get(f"/api/v1/pools/{pool.pk}/results/").streaming_content))[
         "results"
@@ -223,7 +232,7 @@ def test_answers_and_results_exports(api, worker):
     assert sorted((r["answers"], r["label"]) for r in results if r["answers"]) == [(1, "Bad")]
     assert [r["label"] for r in results if not r["answers"]] == [None]
     csv_body = b"".join(client.get(f"/api/v1/pools/{pool.pk}/results/?format=csv").streaming_content).decode()
-    assert csv_body.splitlines()[0] == "task_id,external_id,label,confidence,answers"
+    assert csv_body.splitlines()[0] == "task_id,external_id,label,answer,confidence,answers"
     assert "'=HYPERLINK(1)" in csv_body
     jsonl = b"".join(client.get(f"/api/v1/pools/{pool.pk}/answers/?format=jsonl").streaming_content).decode()
     assert json.loads(jsonl.splitlines()[0])["label"] == "Bad"

@@ -1,0 +1,35 @@
+"""The declaration a task type's folder makes: its shape, its maths and its annotator, under one name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from quality.types.base import TypeResults
+
+
+@dataclass(frozen=True)
+class TaskType:
+    name: str  # what the API takes as "task_type"
+    title: str  # for people: the pool form, the pool page
+    summary: str
+    needs_labels: bool  # `labels` required (the choices, or the classes of boxes)
+    min_labels: int
+    # The pool options the type takes, as the API names them (POST /pools/ and the pool's JSON).
+    option_names: tuple[str, ...]
+    options_clean: Callable[[Mapping[str, Any]], dict[str, Any]]
+    data_problem: Callable[..., str | None]
+    answer_parse: Callable[..., str]
+    golden_parse: Callable[..., str]
+    answer_value: Callable[[str], Any]
+    golden_score: Callable[..., float]
+    golden_correct: Callable[..., bool]
+    aggregate: Callable[..., TypeResults]
+    # Task data fields the aggregation reads (TypeAnswers.task_data), loaded only where a type names some.
+    data_fields: tuple[str, ...]
+    # The annotator fragment (a template name) and its keyboard map, shown beside the task: (keys, action).
+    annotator: str
+    keys: tuple[tuple[str, str], ...]
+    # Reads the annotator form's fields into the raw answer that answer_parse takes.
+    form_answer: Callable[[Mapping[str, Any]], Any]
