@@ -36,7 +36,6 @@
     restoreInstructions();
     const task = document.getElementById("task");
     if (!task) return;
-    task.dataset.ready = "1";
     const notice = document.getElementById("notice");
     const announce = document.getElementById("announce");
     if (announce && notice) announce.textContent = notice.textContent.trim();
@@ -70,24 +69,34 @@
     true,
   );
 
-  // A task is ready for keys and submits from the moment it has settled on the page until an answer to it is
-  // sent: a key pressed while a submit is in flight, or while the next task is still being swapped in, must
-  // never send the old form a second time (outside htmx, where the server can only say "already submitted").
-  const ready = (task) => task && task.dataset.ready === "1";
-  const markReady = (task, value) => {
-    if (task) task.dataset.ready = value ? "1" : "0";
-  };
+  // Each task's form is sent once: a key pressed while its submit is in flight, or while the next task is
+  // still settling, must never send the old form a second time (outside htmx the server could only answer
+  // "already submitted"). A new task's form arrives unsent; one whose answer was refused is marked unsent again.
+  const sent = (form) => form.dataset.sent === "1";
   document.addEventListener(
     "submit",
     (event) => {
       const task = document.getElementById("task");
-      if (!task || !task.contains(event.target)) return;
-      if (!ready(task)) {
+      const form = event.target;
+      if (!task || !(form instanceof HTMLFormElement) || !task.contains(form)) return;
+      if (sent(form)) {
         event.preventDefault();
         event.stopImmediatePropagation();
         return;
       }
-      markReady(task, false);
+      // A task swapped in a moment ago is not processed by htmx until it settles: a key pressed before then
+      // would post the form natively. Process it now and press the same button again, through htmx.
+      if (window.htmx && !form.dataset.processed) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        form.dataset.processed = "1";
+        window.htmx.process(task);
+        // After this event's dispatch: a form refuses to be submitted again from inside its own submit event.
+        const submitter = event.submitter;
+        window.setTimeout(() => (submitter ? submitter.click() : form.requestSubmit()), 0);
+        return;
+      }
+      form.dataset.sent = "1";
     },
     true,
   );
@@ -98,9 +107,9 @@
   document.addEventListener("keydown", (event) => {
     if (!shortcutsOn() || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const task = document.getElementById("task");
-    if (!task || !ready(task) || task.getAttribute("aria-busy") === "true") return;
+    if (!task || task.getAttribute("aria-busy") === "true") return;
     const form = task.querySelector("form.answer-form");
-    if (!form) return;
+    if (!form || sent(form)) return;
     const target = event.target;
     const onPage = target === document.body || target === document.documentElement;
     const inTask = target instanceof Element && task.contains(target) && !target.closest("a, select, [contenteditable], summary");
@@ -144,7 +153,6 @@
   document.addEventListener("htmx:beforeSend", (event) => {
     const task = inTask(event);
     if (!task) return;
-    markReady(task, false);
     const notice = task.querySelector("#notice");
     if (notice && notice.classList.contains("task-error")) {
       notice.textContent = "";
@@ -157,7 +165,7 @@
     // Still on the page: the answer was not taken (an error status swaps nothing), so it may be sent again.
     if (task && document.body.contains(task)) {
       setBusy(task, false);
-      markReady(task, true);
+      task.querySelectorAll("form.answer-form").forEach((form) => delete form.dataset.sent);
     }
   });
   // htmx swaps nothing for an error status, so the answer stays on screen to try again; never a server's

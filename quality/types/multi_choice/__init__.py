@@ -1,0 +1,23 @@
+from quality.types.multi_choice import maths, shape
+from quality.types.task_type import TaskType
+
+TYPE = TaskType(
+    name="multi_choice",
+    title="Several labels",
+    summary="Workers tick every label that applies (possibly none).",
+    needs_labels=True,
+    min_labels=1,
+    option_names=("golden_share",),
+    options_clean=shape.options_clean,
+    data_problem=shape.data_problem,
+    answer_parse=shape.answer_parse,
+    golden_parse=shape.golden_parse,
+    answer_value=shape.answer_value,
+    golden_score=maths.golden_score,
+    golden_correct=maths.golden_correct,
+    aggregate=maths.aggregate,
+    data_fields=(),
+    annotator="types/multi_choice/annotator.html",
+    keys=(("Keys 1\u20139", "tick or untick a label"), ("Enter", "submits"), ("S", "skips")),
+    form_answer=lambda form: form.getlist("answer"),
+)

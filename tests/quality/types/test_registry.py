@@ -1,0 +1,146 @@
+"""Every task type through the API a client uses: create the pool, upload tasks with golden answers, claim, submit
+good and bad answers (a bad one is a 400 with nothing written), read the answers and results back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from quality.services import pool_aggregate
+from quality.types import TYPES
+from tasks.models import Answer, Task
+from tests.factories import WorkerFactory, fund
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Case:
+    pool: dict[str, Any]  # POST /pools/ fields besides name, reward and overlap
+    tasks: list[dict[str, Any]]  # the upload: the first is golden
+    good: list[tuple[Any, Any]]  # (sent, read back as "answer")
+    bad: list[tuple[Any, str]]  # (sent, a phrase the message holds)
+    bad_upload: dict[str, Any] | None = None  # one row that rejects the whole upload
+    pool_json: dict[str, Any] = field(default_factory=dict)  # what the pool's JSON shows of the type
+
+
+CASES = {
+    "single_choice": Case(
+        pool={"labels": ["OK", "Bad"]},
+        tasks=[
+            {"data": {"text": "golden"}, "golden": "OK"},
+            *[{"data": {"text": f"t{i}"}} for i in range(4)],
+        ],
+        good=[("OK", "OK"), ("Bad", "Bad")],
+        bad=[("Nope", "not one of this pool's labels"), (["OK"], "not one of this pool's labels")],
+        bad_upload={"data": {"text": "x"}, "golden": "Maybe"},
+    ),
+    "multi_choice": Case(
+        pool={"labels": ["Adult", "Counterfeit", "Weapons"], "golden_share": 0.5},
+        tasks=[
+            {"data": {"title": "golden"}, "golden": ["Adult", "Counterfeit"]},
+            *[{"data": {"title": f"listing {i}"}} for i in range(4)],
+        ],
+        good=[(["Counterfeit", "Adult"], ["Adult", "Counterfeit"]), ([], [])],
+        bad=[
+            ("Adult", "must be a list"),
+            (["Adult", "Adult"], "twice"),
+            (["Spam"], "not one of this pool's labels"),
+            ([1], "as text"),
+        ],
+        bad_upload={"data": {"title": "x"}, "golden": ["Spam"]},
+        pool_json={"golden_share": 0.5},
+    ),
+}
+# A type added to the registry without a case here fails this test, so none goes out untested.
+
+
+def test_every_registered_type_has_a_contract_case():
+    assert set(CASES) == set(TYPES)
+
+
+def _open_pool(api, requester, task_type: str, case: Case) -> dict[str, Any]:
+    client = api(requester)
+    created = client.post(
+        "/api/v1/pools/",
+        {
+            "name": f"A {task_type} pool",
+            "reward": "0.05",
+            "overlap": 1,
+            "golden_rate": 0.2,
+            "min_golden": 5,
+            "task_type": task_type,
+            **case.pool,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    pool = created.json()
+    assert pool["task_type"] == task_type
+    for key, value in case.pool_json.items():
+        assert pool[key] == value
+    uploaded = client.post(f"/api/v1/pools/{pool['id']}/tasks/", {"tasks": case.tasks}, format="json")
+    assert uploaded.status_code == 201, uploaded.content
+    fund(requester, "10")
+    assert client.post(f"/api/v1/pools/{pool['id']}/open/").status_code == 200
+    return pool
+
+
+@pytest.mark.parametrize("task_type", sorted(CASES))
+def test_a_bad_upload_row_rejects_the_whole_upload(api, requester, task_type):
+    case = CASES[task_type]
+    if case.bad_upload is None:
+        pytest.fail(f"{task_type} has no bad upload case")
+    client = api(requester)
+    pool = client.post(
+        "/api/v1/pools/",
+        {"name": "p", "reward": "0.05", "overlap": 1, "task_type": task_type, **case.pool},
+        format="json",
+    ).json()
+    response = client.post(
+        f"/api/v1/pools/{pool['id']}/tasks/", {"tasks": [*case.tasks[1:], case.bad_upload]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_upload" and error["details"]["row"] == len(case.tasks)
+    assert not Task.objects.filter(pool_id=pool["id"]).exists()
+
+
+@pytest.mark.parametrize("task_type", sorted(CASES))
+def test_good_answers_are_stored_and_read_back_and_bad_ones_write_nothing(api, requester, task_type):
+    case = CASES[task_type]
+    pool = _open_pool(api, requester, task_type, case)
+    sent = []
+    for raw, expected in case.good:
+        worker = api(WorkerFactory())
+        assignment = worker.post("/api/v1/assignments/next/", {}, format="json").json()
+        assert assignment["pool"]["task_type"] == task_type
+        for bad, phrase in case.bad:
+            refused = worker.post(
+                f"/api/v1/assignments/{assignment['id']}/submit/", {"answer": bad}, format="json"
+            )
+            assert refused.status_code == 400, refused.content
+            error = refused.json()["error"]
+            assert error["code"] == "invalid_answer" and phrase in error["message"], error
+        assert not Answer.objects.filter(assignment_id=assignment["id"]).exists()
+        ok = worker.post(f"/api/v1/assignments/{assignment['id']}/submit/", {"answer": raw}, format="json")
+        assert ok.status_code == 200, ok.content
+        sent.append((assignment["task"]["id"], expected))
+    client = api(requester)
+    answers = json.loads(b"".join(client.get(f"/api/v1/pools/{pool['id']}/answers/").streaming_content))[
+        "results"
+    ]
+    assert sorted((a["task_id"], json.dumps(a["answer"])) for a in answers) == sorted(
+        (task, json.dumps(expected)) for task, expected in sent
+    )
+    pool_aggregate(pool=Task.objects.get(pk=sent[0][0]).pool)
+    results = json.loads(b"".join(client.get(f"/api/v1/pools/{pool['id']}/results/").streaming_content))[
+        "results"
+    ]
+    by_task = {r["task_id"]: r for r in results}
+    for task, expected in sent:
+        if task in by_task:  # a golden task is not a result
+            assert by_task[task]["answer"] == expected and by_task[task]["confidence"] is not None
