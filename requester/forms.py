@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -28,10 +29,18 @@ class PoolForm(forms.Form):
         required=False,
         help_text="What workers read before they answer: what each label means, with examples.",
     )
+    task_type = forms.ChoiceField(
+        label="Kind of question",
+        choices=[(t.name, f"{t.title}: {t.summary}") for t in TYPES.values()],
+        initial=DEFAULT_TYPE,
+        required=False,
+        widget=forms.RadioSelect,
+    )
     labels = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="One label per line, 2 to 50 of them; keys 1-9 pick the first nine.",
-        error_messages={"required": "Enter at least 2 labels, one per line."},
+        required=False,
+        help_text="One label per line, up to 50; keys 1-9 pick the first nine. For one label or several labels "
+        "the choices, for boxes the classes of objects; free text and comparisons take none.",
     )
     reward = forms.CharField(
         label=f"Reward per answer ({settings.PLATFORM_CURRENCY})",
@@ -75,6 +84,36 @@ class PoolForm(forms.Form):
         help_text="Disturbing content: only workers who opted in see the pool, and images are blurred until clicked.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each task type's options, labelled by the type; the API's serializer checks them for the chosen type.
+        for task_type in TYPES.values():
+            defaults = task_type.options_clean({})
+            for name in task_type.option_names:
+                label, help_text = task_type.option_help.get(name, (name.replace("_", " ").capitalize(), ""))
+                if isinstance(defaults.get(name), bool):
+                    self.fields[name] = forms.BooleanField(label=label, help_text=help_text, required=False)
+                else:
+                    self.fields[name] = forms.CharField(
+                        label=label, help_text=help_text, required=False, initial=defaults.get(name)
+                    )
+
+    def _options(self) -> dict[str, Any]:
+        """The chosen type's options as the API takes them: numbers as numbers, ticked boxes as true."""
+        task_type = TYPES.get(str(self.cleaned_data.get("task_type") or DEFAULT_TYPE), TYPES[DEFAULT_TYPE])
+        options: dict[str, Any] = {}
+        for name in task_type.option_names:
+            value = self.cleaned_data.get(name)
+            if isinstance(value, str):
+                if not value.strip():
+                    continue
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass  # text, such as the name of the image field
+            options[name] = value
+        return options
+
     def clean_reward(self) -> str:
         # The same parser the API's field uses, here for its plain message; the serializer parses it again.
         reward = str(self.cleaned_data["reward"])
@@ -88,10 +127,13 @@ class PoolForm(forms.Form):
         cleaned = super().clean() or {}
         # The API's checks run even when a field above failed, so one submit names every problem; a field that
         # already has an error keeps only that one.
+        options = {name for task_type in TYPES.values() for name in task_type.option_names}
         data = {
-            **{name: self.data.get(name) for name in self.fields if name in self.data},
-            **cleaned,
+            **{name: self.data.get(name) for name in self.fields if name in self.data and name not in options},
+            **{name: value for name, value in cleaned.items() if name not in options},
             "labels": [line for line in str(cleaned.get("labels") or "").splitlines() if line.strip()],
+            **self._options(),
+            "task_type": cleaned.get("task_type") or DEFAULT_TYPE,
             "content_warning": cleaned.get("content_warning") or None,
             "acceptance": cleaned.get("acceptance") or Acceptance.INSTANT,
             "review_hours": cleaned.get("review_hours") or 24,

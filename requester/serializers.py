@@ -36,7 +36,7 @@ class PoolCreateSerializer(serializers.Serializer):
     )
     # Required where the type has choices (single_choice, multi_choice) or classes (boxes); see validate().
     labels = serializers.ListField(
-        child=serializers.CharField(max_length=200), min_length=1, max_length=50, required=False
+        child=serializers.CharField(max_length=200), max_length=50, required=False
     )
     reward = MoneyField()
     overlap = WholeNumberField(column=_pool("overlap"), min_value=1, max_value=100)
@@ -75,29 +75,31 @@ class PoolCreateSerializer(serializers.Serializer):
         from quality.services import pool_quality_settings_problem
 
         task_type = TYPES[data["task_type"]]
+        # Every problem of the type's settings at once, so one answer names them all.
+        errors: dict[str, list[Any]] = {}
         raw_options = {name: data.pop(name) for name in _OPTION_NAMES if name in data}
-        foreign = sorted(set(raw_options) - set(task_type.option_names))
-        if foreign:
-            raise serializers.ValidationError(
-                {name: [f"{task_type.name} pools do not take {name}."] for name in foreign}
-            )
+        for name in sorted(set(raw_options) - set(task_type.option_names)):
+            errors[name] = [f"{task_type.name} pools do not take {name}."]
         try:
-            data["options"] = task_type.options_clean(raw_options)
+            data["options"] = task_type.options_clean(
+                {k: v for k, v in raw_options.items() if k in task_type.option_names}
+            )
         except AnswerProblem as exc:
             field = next((name for name in raw_options if name in str(exc)), "non_field_errors")
-            raise serializers.ValidationError({field: [str(exc)]}) from exc
+            errors[field] = [str(exc)]
         labels = data.get("labels")
         if task_type.needs_labels:
-            if not labels:
-                raise serializers.ValidationError({"labels": ["This field is required."]})
-            if len(labels) < task_type.min_labels:
+            if "labels" not in data:
+                errors["labels"] = ["This field is required."]
+            elif len(labels or []) < task_type.min_labels:
                 message = f"Ensure this field has at least {task_type.min_labels} elements."
-                raise serializers.ValidationError({"labels": [ErrorDetail(message, code="min_length")]})
+                errors["labels"] = [ErrorDetail(message, code="min_length")]
         elif labels:
-            raise serializers.ValidationError({"labels": [f"{task_type.name} pools take no labels."]})
+            errors["labels"] = [f"{task_type.name} pools take no labels."]
         else:
             data["labels"] = []
-
+        if errors:
+            raise serializers.ValidationError(errors)
         problem = pool_quality_settings_problem(
             overlap=data["overlap"],
             min_skill=data["min_skill"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from quality.types.base import TypeResults
@@ -33,3 +33,5 @@ class TaskType:
     keys: tuple[tuple[str, str], ...]
     # Reads the annotator form's fields into the raw answer that answer_parse takes.
     form_answer: Callable[[Mapping[str, Any]], Any]
+    # For the pool form: each option's label and help for a person, by option name.
+    option_help: Mapping[str, tuple[str, str]] = field(default_factory=dict)

@@ -82,3 +82,28 @@ def test_requester_sees_and_regenerates_the_api_token():
     client.post("/account/token/regenerate/")
     requester.refresh_from_db()
     assert requester.auth_token.key != old
+
+
+def test_the_pool_form_creates_a_pool_of_another_task_type_with_its_options():
+    client = browser_for(RequesterFactory())
+    base = {
+        "name": "Policies",
+        "reward": "0.02",
+        "overlap": 3,
+        "priority": 50,
+        "golden_rate": 0.1,
+        "assignment_ttl": 600,
+        "task_type": "multi_choice",
+    }
+    refused = client.post("/pools/new/", {**base, "labels": "", "golden_share": "2"})
+    assert refused.status_code == 200 and not Pool.objects.exists()
+    page = refused.content.decode()
+    assert "Enter at least 1 labels" in page and "Golden match that counts as correct (several labels) must be more than 0 and at most 1" in page
+    created = client.post("/pools/new/", {**base, "labels": "Adult\nCounterfeit\n", "golden_share": "0.5"})
+    assert created.status_code == 302
+    pool = Pool.objects.get()
+    assert (pool.task_type, pool.labels, pool.options) == (
+        "multi_choice",
+        ["Adult", "Counterfeit"],
+        {"golden_share": 0.5},
+    )

@@ -20,4 +20,11 @@ TYPE = TaskType(
     annotator="types/multi_choice/annotator.html",
     keys=(("Keys 1\u20139", "tick or untick a label"), ("Enter", "submits"), ("S", "skips")),
     form_answer=lambda form: form.getlist("answer"),
+    option_help={
+        "golden_share": (
+            "Golden match that counts as correct (several labels)",
+            "0 to 1: the share of labels a worker's answer must have in common with the golden answer "
+            "(Jaccard similarity); 1 asks for exactly the golden labels.",
+        )
+    },
 )
