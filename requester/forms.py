@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -107,10 +108,8 @@ class PoolForm(forms.Form):
             if isinstance(value, str):
                 if not value.strip():
                     continue
-                try:
+                with contextlib.suppress(ValueError):  # else text, such as the name of the image field
                     value = json.loads(value)
-                except ValueError:
-                    pass  # text, such as the name of the image field
             options[name] = value
         return options
 
@@ -129,7 +128,9 @@ class PoolForm(forms.Form):
         # already has an error keeps only that one.
         options = {name for task_type in TYPES.values() for name in task_type.option_names}
         data = {
-            **{name: self.data.get(name) for name in self.fields if name in self.data and name not in options},
+            **{
+                name: self.data.get(name) for name in self.fields if name in self.data and name not in options
+            },
             **{name: value for name, value in cleaned.items() if name not in options},
             "labels": [line for line in str(cleaned.get("labels") or "").splitlines() if line.strip()],
             **self._options(),

@@ -35,9 +35,7 @@ class PoolCreateSerializer(serializers.Serializer):
         help_text="; ".join(f"{t.name}: {t.summary}" for t in TYPES.values()),
     )
     # Required where the type has choices (single_choice, multi_choice) or classes (boxes); see validate().
-    labels = serializers.ListField(
-        child=serializers.CharField(max_length=200), max_length=50, required=False
-    )
+    labels = serializers.ListField(child=serializers.CharField(max_length=200), max_length=50, required=False)
     reward = MoneyField()
     overlap = WholeNumberField(column=_pool("overlap"), min_value=1, max_value=100)
     priority = WholeNumberField(column=_pool("priority"), min_value=0, max_value=100, default=50)

@@ -32,6 +32,6 @@ class TaskType:
     annotator: str
     keys: tuple[tuple[str, str], ...]
     # Reads the annotator form's fields into the raw answer that answer_parse takes.
-    form_answer: Callable[[Mapping[str, Any]], Any]
+    form_answer: Callable[[Any], Any]  # a QueryDict
     # For the pool form: each option's label and help for a person, by option name.
     option_help: Mapping[str, tuple[str, str]] = field(default_factory=dict)
