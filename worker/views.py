@@ -38,9 +38,13 @@ def _task_context(
     the annotator serves that pool only and says so when it has nothing more for them."""
     context: dict[str, Any] = {"assignment": assignment, "chosen_pool_id": chosen_pool_id}
     if assignment is not None:
-        context["fields"] = selectors.task_fields_for_worker(assignment=assignment)
+        task_type = task_type_of(assignment.pool)
+        fields = dict(zip(assignment.task.data, selectors.task_fields_for_worker(assignment=assignment), strict=True))
+        shown = task_type.annotator_fields(assignment.pool.options)
+        context["fields"] = [field for key, field in fields.items() if key not in shown]
+        context["annotator_data"] = [(key, fields[key]) for key in shown if key in fields]
         context["labels"] = list(enumerate(assignment.pool.labels, start=1))
-        context["task_type"] = task_type_of(assignment.pool)
+        context["task_type"] = task_type
         context["held_elsewhere"] = chosen_pool_id is not None and assignment.pool_id != chosen_pool_id
     return context
 

@@ -33,5 +33,7 @@ class TaskType:
     keys: tuple[tuple[str, str], ...]
     # Reads the annotator form's fields into the raw answer that answer_parse takes.
     form_answer: Callable[[Any], Any]  # a QueryDict
+    # The task data fields the annotator fragment shows itself (as `annotator_data`), left out of the plain list.
+    annotator_fields: Callable[[Mapping[str, Any]], tuple[str, ...]] = lambda options: ()
     # For the pool form: each option's label and help for a person, by option name.
     option_help: Mapping[str, tuple[str, str]] = field(default_factory=dict)

@@ -54,6 +54,28 @@ CASES = {
         bad_upload={"data": {"title": "x"}, "golden": ["Spam"]},
         pool_json={"golden_share": 0.5},
     ),
+    "text": Case(
+        pool={"max_length": 20},
+        tasks=[
+            {"data": {"audio": "golden"}, "golden": "Main Street 5"},
+            *[{"data": {"audio": f"clip {i}"}} for i in range(4)],
+        ],
+        good=[("  Main street 5 ", "Main street 5"), ("Line one\nline two", "Line one\nline two")],
+        bad=[("   ", "empty"), ("x" * 21, "at most 20 characters"), (["a"], "must be text"), (5, "must be text")],
+        bad_upload={"data": {"audio": "x"}, "golden": ""},
+        pool_json={"max_length": 20},
+    ),
+    "pairwise": Case(
+        pool={"allow_tie": False},
+        tasks=[
+            {"data": {"left": "golden a", "right": "golden b"}, "golden": "left"},
+            *[{"data": {"left": f"result {i}", "right": f"result {i + 1}"}} for i in range(4)],
+        ],
+        good=[("left", "left"), ("right", "right")],
+        bad=[("tie", "does not allow ties"), ("up", 'must be one of "left", "right"'), (["left"], "must be one of")],
+        bad_upload={"data": {"left": "only one side"}},
+        pool_json={"allow_tie": False},
+    ),
 }
 # A type added to the registry without a case here fails this test, so none goes out untested.
 
