@@ -21,7 +21,10 @@ TYPE = TaskType(
     keys=(("Enter", "submits"), ("Shift+Enter", "starts a new line")),
     form_answer=lambda form: form.get("answer"),
     option_help={
-        "max_length": ("Longest answer (characters, free text)", "1 to 10,000 characters; 500 unless you say."),
+        "max_length": (
+            "Longest answer (characters, free text)",
+            "1 to 10,000 characters; 500 unless you say.",
+        ),
         "golden_similarity": (
             "Golden match that counts as correct (free text)",
             "0 to 1; 1 asks for the golden text itself, ignoring case, punctuation and spaces.",

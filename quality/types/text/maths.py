@@ -16,7 +16,8 @@ Aggregation, per task (``text_aggregation``):
     (an empty slot when most left it out). crowd-kit's implementation is a Python loop per cell and takes
     about two minutes per million answers, so the same algorithm is written here over numpy arrays, all
     tasks of a batch at once; on the same answers in the same order it gives the same words (the tests
-    compare the two). Words are voted on normalised, and each winning slot is then written the way most of
+    compare the two). A task's answers are aligned starting from its ``closest`` answer, then the rest in
+    canonical order. Words are voted on normalised, and each winning slot is then written the way most of
     the answers that chose its word wrote it there (a word keeps the punctuation written next to it), so
     "The cat sat." and "the cat sat" do not split the vote and the result reads like an answer.
 ``closest``
@@ -24,13 +25,19 @@ Aggregation, per task (``text_aggregation``):
 ``auto`` (default)
     ROVER for short answers, ``closest`` for longer ones (see ``SHORT_WORDS``).
 
-Answers are taken in one canonical order, (task, worker, text), which decides ROVER's alignment order and
-every tie: a voted slot's tie goes to the longer word and then to the word later in code-point order (as in
-crowd-kit), its spelling's tie and ``closest``'s tie to the answer earliest in that order. Neither method
-weights workers, so golden answers do not change other tasks' results; a golden task's result is its golden
-answer with confidence 1.0. ``confidence`` is the share of the task's answers equal to the result after
-normalising; ``worker_score`` is the mean similarity of a worker's answers to the results (on golden
-tasks, to the golden answers).
+Whichever method chose it, a result that one or more of the task's answers equal after normalising is
+given verbatim as the text most of those answers are, ties to the earliest in canonical order: so a single
+answer, or unanimous ones, come back exactly as typed (line breaks included, which ROVER's joining with
+spaces would lose), and "Main St." wins over "main st" when more workers wrote it so. Only a result that
+no answer equals, stitched by ROVER from several, is written ROVER's way.
+
+Answers are taken in one canonical order, (task, worker, text), which decides every tie: a voted slot's tie
+goes to the longer word and then to the word later in code-point order (as in crowd-kit), its spelling's
+tie to the answer aligned first, ``closest``'s tie and the verbatim text's to the answer earliest in that
+order. Neither method weights workers, so golden answers do not change other tasks' results; a golden
+task's result is its golden answer with confidence 1.0. ``confidence`` is the share of the task's answers
+equal to the result after normalising; ``worker_score`` is the mean similarity of a worker's answers to the
+results (on golden tasks, to the golden answers).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from typing import Any, Final
 
 import numpy as np
@@ -176,14 +184,14 @@ def _split(texts: Sequence[str]) -> _Texts:
             code_of(token)
         flat = np.fromiter(map(index.__getitem__, tokens), np.int64, len(tokens))
         word_token = np.array([bool(word) for word in token_word], dtype=bool)
-        spelling, words, joined, start, size = _group(flat, counts, word_token=word_token)
+        spelling, word_counts, joined, start, size = _group(flat, counts, word_token=word_token)
         for u, a, n in zip(joined.tolist(), start.tolist(), size.tolist(), strict=True):
             spelling[u] = code_of(" ".join(tokens[a : a + n]))
         text_spelling.append(spelling)
-        text_words.append(words)
+        text_words.append(word_counts)
         said = list(map(token_word.__getitem__, spelling.tolist()))
-        bounds = np.concatenate([[0], np.cumsum(words)]).tolist()
-        normal += [" ".join(said[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        bounds = np.concatenate([[0], np.cumsum(word_counts)]).tolist()
+        normal += [" ".join(said[a:b]) for a, b in pairwise(bounds)]
     words = sorted({word for word in token_word if word})
     word_index = {word: i for i, word in enumerate(words)}
     return _Texts(
@@ -247,28 +255,30 @@ def _align(
     # Walk back from each task's corner, recording the steps; then lay them out forwards.
     tasks = np.arange(n)
     flat_choice = choice.reshape(-1, n)
-    i, j = length.copy(), slots.copy()
-    taken, word_at, slot_at = [], [], []
-    alive = (i > 0) | (j > 0)
+    row, column = length.copy(), slots.copy()
+    taken: list[IntArray] = []
+    word_at: list[IntArray] = []
+    slot_at: list[IntArray] = []
+    alive = (row > 0) | (column > 0)
     while alive.any():
-        step = np.where(alive, flat_choice[i * (n_slots + 1) + j, tasks], -1)
-        taken.append(step)
-        word_at.append(i - 1)
-        slot_at.append(j - 1)
-        i = i - (alive & (step != _DELETE))
-        j = j - (alive & (step != _INSERT))
-        alive = (i > 0) | (j > 0)
+        back_step = np.where(alive, flat_choice[row * (n_slots + 1) + column, tasks], -1)
+        taken.append(back_step)
+        word_at.append(row - 1)
+        slot_at.append(column - 1)
+        row = row - (alive & (back_step != _DELETE))
+        column = column - (alive & (back_step != _INSERT))
+        alive = (row > 0) | (column > 0)
     new_slots = np.zeros(n, np.int64)
-    for step in taken:
-        new_slots += step >= 0
+    for back_step in taken:
+        new_slots += back_step >= 0
     width = max(int(new_slots.max(initial=0)), 1)
     back = new_slots[None, :] - 1 - np.arange(width)[:, None]  # the step that made each new slot
     valid = back >= 0
     back = np.maximum(back, 0)
     steps = np.array(taken or [np.full(n, -1)], dtype=np.int64)
     kind = np.where(valid, steps[back, tasks], -1)
-    from_slot = np.maximum(np.array(slot_at or [np.zeros(n)], dtype=np.int64)[back, tasks], 0)
-    from_word = np.maximum(np.array(word_at or [np.zeros(n)], dtype=np.int64)[back, tasks], 0)
+    from_slot = np.maximum(np.array(slot_at or [np.zeros(n, np.int64)], dtype=np.int64)[back, tasks], 0)
+    from_word = np.maximum(np.array(word_at or [np.zeros(n, np.int64)], dtype=np.int64)[back, tasks], 0)
     grown = np.empty((width, k + 1, n), dtype=np.int64)
     kept = np.take_along_axis(network, np.broadcast_to(from_slot[:, None, :], (width, k, n)), axis=0)
     grown[:, :k] = np.where((kind == _INSERT)[:, None, :], _EMPTY, np.where(valid[:, None, :], kept, _ABSENT))
@@ -404,6 +414,23 @@ def _similarities(a: IntArray, b: IntArray, strings: Sequence[str]) -> FloatArra
     return out
 
 
+def _most_written(
+    task: IntArray, code: IntArray, *, agrees: npt.NDArray[np.bool_]
+) -> tuple[IntArray, IntArray]:
+    """The tasks with answers that agree with their result, and for each the text most of those answers
+    are (ties to the earliest in canonical order): "Main St." over "main st" when more wrote it so.
+    ``task`` and ``code`` are the answers in canonical order."""
+    position = np.flatnonzero(agrees)
+    width = int(code.max(initial=0)) + 1
+    pairs, first, times = np.unique(
+        task[position] * width + code[position], return_index=True, return_counts=True
+    )
+    tasks = pairs // width
+    ranked = np.lexsort((first, -times, tasks))
+    leading = ranked[np.flatnonzero(np.diff(tasks[ranked], prepend=-1))]
+    return tasks[leading], pairs[leading] % width
+
+
 def _canonical_order(task: IntArray, worker: IntArray, texts: Sequence[str], code: IntArray) -> IntArray:
     """The order (task, worker), and for a worker who answered a task twice, by text."""
     order = np.lexsort((worker, task))
@@ -433,7 +460,7 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
     texts = _split(distinct)
 
     # Normalised texts, coded; the results' and golden answers' forms join the same table.
-    normal_of: dict[str, int] = dict(zip(dict.fromkeys(texts.normal), range(len(texts.normal))))
+    normal_of = {text: i for i, text in enumerate(dict.fromkeys(texts.normal))}
     answer_normal = np.fromiter(map(normal_of.__getitem__, texts.normal), np.int64, len(texts.normal))[code]
     strings = list(normal_of)
 
@@ -484,6 +511,12 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
     for t, position in zip(picked.tolist(), best[picked].tolist(), strict=True):
         result_text[t] = distinct[int(code[position])]
         result_normal[t] = answer_normal[position]
+    # A result that answers equal after normalising is given as they wrote it (golden tasks have no result
+    # yet, so none agrees with theirs): ROVER rejoins words with single spaces, and one answer, or agreeing
+    # answers, must come back exactly as typed, line breaks and all.
+    written_tasks, written = _most_written(task, code, agrees=answer_normal == result_normal[task])
+    for t, c in zip(written_tasks.tolist(), written.tolist(), strict=True):
+        result_text[t] = distinct[c]
     for t, value in answers.golden.items():
         result_text[t] = value
         result_normal[t] = normal_of.setdefault(normalise(value), len(normal_of))

@@ -1,7 +1,8 @@
 // Free text: Enter submits, Shift+Enter breaks the line; the counter says how many characters are left.
 (window.fairlabelTypes = window.fairlabelTypes || {}).text = {
   keydown(event, form, { typing }) {
-    if (event.key !== "Enter" || event.shiftKey || !typing) return false;
+    // Enter while an input method is composing (Chinese, Japanese) picks the characters: it is not a submit.
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || !typing) return false;
     const answer = form.querySelector("textarea[name=answer]");
     if (!answer || !answer.value.trim()) return true; // nothing to send yet; keep the empty line out
     form.requestSubmit(form.querySelector(".submit-btn"));
