@@ -1,13 +1,14 @@
 """Which of two items is better: each task's data names a "left" and a "right" item, and a worker answers
 "left", "right" or, where the pool allows it, "tie".
 
-The canonical text of an answer is the choice itself. An item is known by ``item_key``: a string item is
-itself, any other JSON value its JSON text with sorted keys, so the same item in several tasks is one item in
-the ranking whatever the order of its object's keys.
+The canonical text of an answer is the choice itself. An item is any JSON value (a string, a number, an
+object); it is known by ``item_key``, its JSON text with sorted keys, so the same item in several tasks is one
+item in the ranking whatever the order of its object's keys, and the number 1 is not the string "1".
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -21,9 +22,7 @@ DEFAULT_MODEL: Final = "bt"
 
 
 def item_key(value: Any) -> str:
-    """The item's identity across tasks (what the results by item report)."""
-    if isinstance(value, str):
-        return value
+    """The item's identity across tasks."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
@@ -42,7 +41,9 @@ def options_clean(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def data_problem(data: Mapping[str, Any], *, options: Mapping[str, Any]) -> str | None:
     for side in SIDES:
-        if data.get(side) is None:
+        value = data.get(side)
+        # A CSV row with an empty cell carries "" rather than no value.
+        if value is None or (isinstance(value, str) and not value.strip()):
             return f'the task data needs a "{side}" item (the {side} one of the two compared)'
     if item_key(data["left"]) == item_key(data["right"]):
         return '"left" and "right" are the same item; a task compares two different items'
@@ -69,10 +70,8 @@ def answer_parse(raw: Any, *, labels: Sequence[str], options: Mapping[str, Any])
 
 def golden_parse(raw: Any, *, labels: Sequence[str], options: Mapping[str, Any]) -> str:
     if isinstance(raw, str) and raw.startswith('"'):  # a CSV cell may hold the choice as a JSON string
-        try:
+        with contextlib.suppress(ValueError):  # not JSON after all: reported as the text it is
             raw = json.loads(raw)
-        except ValueError:
-            pass  # not JSON after all: reported as the text it is
     return _choice(raw, options=options, what="golden answer")
 
 
