@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ from quality.models import PoolAggregationState, Restriction, TaskResult, Worker
 from quality.skill import SkillVerdict, skill_verdict
 from quality.types import DEFAULT_TYPE, task_type_of
 from quality.types.base import TypeAnswers, TypeResults
+from quality.types.boxes.shape import SIZE_FIELDS, coco_bbox, pixels
 from tasks.models import Answer, Pool, Task, WorkerPoolStats
 from tasks.selectors import ANSWER_COLUMNS, answers_rows
 
@@ -449,11 +450,64 @@ class AnswerBesideConsensus:
 
     @property
     def agrees(self) -> bool | None:
-        return None if self.consensus is None else self.answer.label == self.consensus
+        """Whether the answer matches the consensus as the pool's type matches a golden answer (a text equal
+        after normalising, a set close enough to count); a golden answer as it was scored on submit."""
+        if self.consensus is None:
+            return None
+        if self.answer.correct is not None:
+            return self.answer.correct
+        pool = self.answer.pool
+        if pool.task_type == DEFAULT_TYPE:
+            return self.answer.label == self.consensus
+        task_type = task_type_of(pool)
+        score = task_type.golden_score(
+            task_type.answer_value(self.answer.label),
+            task_type.answer_value(self.consensus),
+            options=pool.options,
+        )
+        return task_type.golden_correct(score, options=pool.options)
 
     @property
     def seconds(self) -> float:
         return self.answer.duration_ms / 1000
+
+    @property
+    def given_shown(self) -> str:
+        return self._shown(self.answer.label)
+
+    @property
+    def consensus_shown(self) -> str:
+        return "" if self.consensus is None else self._shown(self.consensus)
+
+    def _shown(self, text: str) -> str:
+        if self.answer.pool.task_type == DEFAULT_TYPE:
+            return text
+        return answer_shown(task_type_of(self.answer.pool).answer_value(text))
+
+
+def answer_shown(value: Any) -> str:
+    """An answer for people to read in a table: labels and boxes as words, which also wrap, where the stored
+    JSON is one unbreakable run of characters."""
+    if isinstance(value, list):
+        if not value:
+            return "(none)"
+        return ("; " if any(isinstance(item, dict) for item in value) else ", ").join(
+            map(answer_shown, value)
+        )
+    if isinstance(value, dict) and {"label", "x", "y", "w", "h"} <= value.keys():
+        return f"{value['label']} at {value['x']:g}, {value['y']:g} size {value['w']:g} by {value['h']:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class TypeFiguresView:
+    """A worker in a pool whose type has no confusion matrix (only a choice of one label has one): the type's
+    agreement with the results, as of the latest run, and the worker's golden answers scored by the type."""
+
+    pool: Pool
+    answers: int  # counted by the latest run (0: not aggregated yet)
+    agreed: int  # the type's agreement with the results, times answers (quality.services._store_typed)
+    golden: GoldenFigures
 
 
 @dataclass(frozen=True)
@@ -463,12 +517,16 @@ class WorkerReview:
     confusions: list[ConfusionView]
     recent: list[AnswerBesideConsensus]
     median_seconds: float | None
+    type_figures: list[TypeFiguresView] = field(default_factory=list)
 
 
 def staff_worker_review(*, worker_id: int, recent: int = 50) -> WorkerReview:
     worker = User.objects.filter(pk=worker_id, role=Role.WORKER).first()
     if worker is None:
         raise ServiceError(code="not_found", message="No such worker.", status_code=404)
+    matrices = list(
+        WorkerConfusion.objects.filter(worker=worker).select_related("pool").order_by("-answers", "pool_id")
+    )
     confusions = [
         ConfusionView(
             pool=c.pool,
@@ -478,9 +536,8 @@ def staff_worker_review(*, worker_id: int, recent: int = 50) -> WorkerReview:
             agreed=c.agreed,
             updated_at=c.updated_at,
         )
-        for c in WorkerConfusion.objects.filter(worker=worker)
-        .select_related("pool")
-        .order_by("-answers", "pool_id")
+        for c in matrices
+        if c.pool.task_type == DEFAULT_TYPE
     ]
     answers = list(
         Answer.objects.filter(worker=worker)
@@ -503,13 +560,123 @@ def staff_worker_review(*, worker_id: int, recent: int = 50) -> WorkerReview:
             )
         )
     medians = _median_ms_by_worker(Answer.objects.filter(worker=worker))
+    quality = worker_quality(worker=worker)
+    by_pool = {c.pool_id: c for c in matrices}
+    type_figures = [
+        TypeFiguresView(
+            pool=item.pool,
+            answers=by_pool[item.pool.pk].answers if item.pool.pk in by_pool else 0,
+            agreed=by_pool[item.pool.pk].agreed if item.pool.pk in by_pool else 0,
+            golden=golden_figures(pool=item.pool, answers=Answer.objects.filter(worker=worker)),
+        )
+        for item in quality.pools
+        if item.pool.task_type != DEFAULT_TYPE
+    ]
     return WorkerReview(
         worker=worker,
-        quality=worker_quality(worker=worker),
+        quality=quality,
         confusions=confusions,
         recent=rows,
         median_seconds=medians[worker.pk] / 1000 if worker.pk in medians else None,
+        type_figures=type_figures,
     )
+
+
+# Golden answers scored for a page, the latest first: scoring is per answer in Python (boxes run a matching
+# each), and this bounds the page to some tenths of a second however large the pool.
+GOLDEN_SCORED_MAX = 5000
+
+# What each type's golden score is, for the pages (see each type's maths.golden_score).
+GOLDEN_SCORE_NAMES = {
+    DEFAULT_TYPE: "share correct",
+    "multi_choice": "mean Jaccard similarity",
+    "text": "mean similarity",
+    "pairwise": "agreement",
+    "boxes": "mean F1",
+}
+
+
+@dataclass(frozen=True)
+class LabelFigures:
+    """One label of a several-labels pool, over golden answers."""
+
+    label: str
+    applies: int  # golden answers whose golden set holds the label
+    agreement: float  # share of golden answers that decided the label as the golden answer does
+    found: float | None  # share of those where it applies that ticked it
+    wrongly_ticked: float | None  # share of those where it does not apply that ticked it
+
+
+@dataclass(frozen=True)
+class GoldenFigures:
+    """Golden answers scored by the pool's type: the type's own figure in place of a confusion matrix."""
+
+    task_type: str
+    score_name: str
+    scored: int  # golden answers scored (the latest GOLDEN_SCORED_MAX at most)
+    correct: int  # of those, counted as correct by the pool's rule
+    mean_score: float | None
+    capped: bool = False  # more golden answers than GOLDEN_SCORED_MAX: the latest were scored
+    labels: list[LabelFigures] = field(default_factory=list)  # multi_choice
+
+
+def label_figures(
+    *, given: list[list[str]], golden: list[list[str]], labels: list[str]
+) -> list[LabelFigures]:
+    """Per label, from paired golden answers and golden sets: agreement, found, wrongly ticked."""
+    position = {label: j for j, label in enumerate(labels)}
+    ticked = np.zeros((len(given), len(labels)), dtype=bool)
+    applies = np.zeros_like(ticked)
+    for row, (answer, truth) in enumerate(zip(given, golden, strict=True)):
+        ticked[row, [position[label] for label in answer]] = True
+        applies[row, [position[label] for label in truth]] = True
+    n_applies = applies.sum(axis=0)
+    n_not = len(given) - n_applies
+    hits = (ticked & applies).sum(axis=0)
+    false_ticks = (ticked & ~applies).sum(axis=0)
+    agreement = (ticked == applies).mean(axis=0) if len(given) else np.zeros(len(labels))
+    return [
+        LabelFigures(
+            label=label,
+            applies=int(n_applies[j]),
+            agreement=float(agreement[j]),
+            found=float(hits[j] / n_applies[j]) if n_applies[j] else None,
+            wrongly_ticked=float(false_ticks[j] / n_not[j]) if n_not[j] else None,
+        )
+        for j, label in enumerate(labels)
+    ]
+
+
+def golden_figures(*, pool: Pool, answers: QuerySet[Answer] | None = None) -> GoldenFigures:
+    """The pool's golden answers (or those of `answers` in it) scored by the pool's type."""
+    task_type = task_type_of(pool)
+    scored = list(
+        (answers if answers is not None else Answer.objects.all())
+        .filter(pool=pool, is_golden=True, task__golden_label__isnull=False)
+        .order_by("-id")
+        .values_list("label", "task__golden_label", "correct")[:GOLDEN_SCORED_MAX]
+    )
+    value = task_type.answer_value
+    given = [value(label) for label, _, _ in scored]
+    golden = [value(truth) for _, truth, _ in scored if truth is not None]  # none is: filtered above
+    scores = [task_type.golden_score(a, g, options=pool.options) for a, g in zip(given, golden, strict=True)]
+    return GoldenFigures(
+        task_type=pool.task_type,
+        score_name=GOLDEN_SCORE_NAMES.get(pool.task_type, "mean golden score"),
+        scored=len(scored),
+        correct=sum(1 for _, _, correct in scored if correct),
+        mean_score=float(np.mean(scores)) if scores else None,
+        capped=len(scored) == GOLDEN_SCORED_MAX,
+        labels=label_figures(given=given, golden=golden, labels=list(pool.labels))
+        if pool.task_type == "multi_choice"
+        else [],
+    )
+
+
+def pool_top_items(*, pool: Pool, limit: int = 10) -> list[dict[str, Any]]:
+    """A pairwise pool's best items by its latest run (none before the first run: the page does not compute)."""
+    items = PoolAggregationState.objects.filter(pool=pool).values_list("items", flat=True).first()
+    return list(items or [])[:limit]
 
 
 @dataclass(frozen=True)
@@ -751,3 +918,116 @@ def pool_result_rows(*, pool: Pool, method: str | None = None) -> tuple[Iterator
             message=f"method chooses among the single-label methods; {pool.task_type} pools aggregate by their type.",
         )
     return typed_results_for_pool(pool=pool), ["task_id", "external_id", "answer", "confidence", "answers"]
+
+
+# ------------------------------------------------------------------------------------- COCO for boxes pools
+
+
+@dataclass(frozen=True)
+class CocoExport:
+    """A boxes pool's results in COCO's parts: its categories, and per answered task its image and annotations."""
+
+    categories: list[dict[str, Any]]
+    images: Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+def pool_results_coco(*, pool: Pool) -> CocoExport:
+    """The results export as a COCO object-detection document (``?format=coco``), for boxes pools only.
+
+    Answers store boxes as fractions of the image, COCO gives them in pixels, so every regular task must carry
+    its image's size as the data fields "width" and "height" (checked at upload where given, see
+    quality/types/boxes/shape.py). A pool where any regular task lacks them is refused with a 400 that names
+    the fields and the first such task, rather than exporting boxes in a unit COCO tools would misread; the
+    JSON, CSV and JSONL results give the fractions for any pool. Both checks run here, before a byte is sent.
+
+    Like the other results exports it leaves golden tasks out, and a task without a result too (an image with
+    no annotations would say it shows no object). An image's id is its task's id, with the URL as
+    ``file_name`` and ``coco_url`` and the requester's ``external_id``; annotation ids count from 1 in task
+    order; category ids are the pool labels' positions from 1; an annotation's ``score`` is the box's
+    confidence, the share of the task's workers who drew it.
+    """
+    if pool.task_type != "boxes":
+        raise ServiceError(
+            code="invalid_format",
+            message=f"format=coco is for boxes pools; this pool is {pool.task_type}. Use json, csv or jsonl.",
+            details={"allowed": ["json", "csv", "jsonl"]},
+        )
+    tasks = Task.objects.filter(pool=pool, golden_label__isnull=True).order_by("id")
+    sizes = tasks.values_list("id", "external_id", "data__width", "data__height")
+    lacking, first = 0, None
+    for task_id, external_id, width, height in sizes.iterator(chunk_size=5000):
+        if pixels(width) is None or pixels(height) is None:
+            lacking += 1
+            first = first or (task_id, external_id)
+    if first is not None:
+        task_id, external_id = first
+        named = f"task {task_id}" + (f" (external_id {external_id!r})" if external_id else "")
+        raise ServiceError(
+            code="invalid_request",
+            message=(
+                f'COCO gives boxes in pixels, so each task needs its image\'s size in the data fields "width" '
+                f'and "height"; {lacking} of this pool\'s tasks lack them, the first is {named}. Upload '
+                "tasks with them, or download format=json, which gives boxes as fractions of the image."
+            ),
+            details={"fields": list(SIZE_FIELDS), "tasks_without": lacking, "first_task_id": task_id},
+        )
+    labels = list(pool.labels)
+    category = {label: i for i, label in enumerate(labels, start=1)}
+    image_field = f"data__{pool.options['image_field']}"
+
+    def images() -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        # Results and task data both come in task id order, so one pass over each joins them.
+        data = cast(
+            Generator[tuple[Any, ...], None, None],
+            tasks.values_list("id", image_field, "data__width", "data__height").iterator(chunk_size=5000),
+        )
+        try:
+            yield from _coco_images(data=data, results=typed_results_for_pool(pool=pool))
+        finally:
+            # Closed here, not left to the garbage collector: a server cursor closed during another query on
+            # the same connection deadlocks psycopg.
+            data.close()
+
+    def _coco_images(
+        *, data: Iterator[tuple[Any, ...]], results: Iterator[dict[str, Any]]
+    ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        current = next(data, None)
+        annotation_id = 0
+        for row in results:
+            while current is not None and current[0] < row["task_id"]:
+                current = next(data, None)
+            if row["answer"] is None or current is None or current[0] != row["task_id"]:
+                continue
+            _, url, width, height = current
+            width, height = pixels(width), pixels(height)
+            if width is None or height is None:  # a task whose size changed since the check: left out
+                continue
+            annotations = []
+            for box in row["answer"]:
+                annotation_id += 1
+                bbox = coco_bbox(box, width=width, height=height)
+                annotations.append(
+                    {
+                        "id": annotation_id,
+                        "image_id": row["task_id"],
+                        "category_id": category[box["label"]],
+                        "bbox": bbox,
+                        "area": round(bbox[2] * bbox[3], 2),
+                        "iscrowd": 0,
+                        "score": box["confidence"],
+                    }
+                )
+            image = {
+                "id": row["task_id"],
+                "file_name": url,
+                "coco_url": url,
+                "width": width,
+                "height": height,
+                "external_id": row["external_id"],
+            }
+            yield image, annotations
+
+    return CocoExport(
+        categories=[{"id": i, "name": label, "supercategory": ""} for label, i in category.items()],
+        images=images(),
+    )

@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, request_user
-from quality.selectors import pool_answer_rows, pool_items, pool_result_rows
+from quality.selectors import pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
 from quality.types import row_check
-from requester.exports import parse_format, stream_rows
+from requester.exports import parse_format, stream_coco, stream_rows
 from requester.serializers import PoolCreateSerializer, pool_json
 from tasks import selectors, services
 from tasks.importing import rows_from_json, rows_from_upload
@@ -204,7 +204,13 @@ class PoolResultsView(APIView):
 
     @extend_schema(
         parameters=[
-            _format_param,
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv", "jsonl", "coco"],
+                description="coco: a boxes pool's results as COCO JSON, boxes in pixels (tasks need data fields "
+                '"width" and "height").',
+            ),
             OpenApiParameter(
                 "method",
                 str,
@@ -216,6 +222,11 @@ class PoolResultsView(APIView):
     )
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
+        if (request.query_params.get("format") or "").lower() == "coco":
+            coco = pool_results_coco(pool=pool)
+            return stream_coco(
+                categories=coco.categories, images=coco.images, filename=f"pool-{pool.pk}-coco"
+            )
         fmt = parse_format(request.query_params.get("format"))
         if request.query_params.get("by") == "item":
             if pool.task_type != "pairwise":

@@ -104,3 +104,32 @@ def stream_rows(
     if fmt != "json":
         response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     return response
+
+
+def stream_coco(
+    *,
+    categories: list[dict[str, Any]],
+    images: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]],
+    filename: str,
+) -> StreamingHttpResponse:
+    """A COCO document: the annotations are written as they are read; the images, one short object per task,
+    are held as text until the end, since COCO lists them apart from their annotations."""
+
+    def pieces() -> Iterator[str]:
+        dumps = json.JSONEncoder(ensure_ascii=False).encode
+        held: list[str] = []
+        yield '{"categories":' + dumps(categories) + ',"annotations":['
+        first = True
+        for image, drawn in images:
+            held.append(dumps(image))
+            for annotation in drawn:
+                yield ("" if first else ",") + dumps(annotation)
+                first = False
+        yield '],"images":['
+        for n, image_text in enumerate(held):
+            yield ("," if n else "") + image_text
+        yield "]}"
+
+    response = StreamingHttpResponse(_in_transaction(_chunked(pieces())), content_type=FORMATS["json"])
+    response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+    return response

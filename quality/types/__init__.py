@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fairlabel.errors import ServiceError
-from quality.types import multi_choice, pairwise, single_choice, text
+from quality.types import boxes, multi_choice, pairwise, single_choice, text
 from quality.types.base import AnswerProblem
 from quality.types.task_type import TaskType
 from tasks.models import Pool
 
-_ALL: tuple[TaskType, ...] = (single_choice.TYPE, multi_choice.TYPE, text.TYPE, pairwise.TYPE)
+_ALL: tuple[TaskType, ...] = (single_choice.TYPE, multi_choice.TYPE, text.TYPE, boxes.TYPE, pairwise.TYPE)
 TYPES: Mapping[str, TaskType] = {task_type.name: task_type for task_type in _ALL}
 DEFAULT_TYPE = single_choice.TYPE.name
 

@@ -91,8 +91,8 @@ def _linked(
     images. Boxes have positive area, so the union is never 0.
     """
     inter_w = np.minimum(a[2, i], b[2, j]) - np.maximum(a[0, i], b[0, j])
-    apart = inter_w > 0
-    i, j, inter_w = i[apart], j[apart], inter_w[apart]
+    overlap_x = inter_w > 0
+    i, j, inter_w = i[overlap_x], j[overlap_x], inter_w[overlap_x]
     inter = inter_w * np.maximum(np.minimum(a[3, i], b[3, j]) - np.maximum(a[1, i], b[1, j]), 0.0)
     iou = inter / (area_a[i] + area_b[j] - inter)
     reached = iou >= threshold
@@ -204,7 +204,7 @@ def _f1_per_answer(
     ref_group, ref_corners = ref_group[ref_order], ref_corners[:, ref_order]
     lo = np.searchsorted(ref_group, box_group, side="left")
     hi = np.searchsorted(ref_group, box_group, side="right")
-    pair_box, pair_ref, pair_iou = _all_links(
+    pair_box, pair_ref, _ = _all_links(
         box_corners, box_area, ref_corners, _area(ref_corners), lo=lo, hi=hi, threshold=threshold
     )
     pair_answer = box_answer[pair_box]

@@ -5,6 +5,9 @@ the image's width and height, so the same answer fits the image at any display s
 box) is a valid answer. The canonical text keeps the boxes in the order drawn, with coordinates rounded to
 6 decimals (a millionth of the image, finer than any pixel) and clipped into the image where a float sum
 overshoots it by a hair.
+
+A task may carry the image's size in pixels as data fields "width" and "height" (both or neither, whole numbers
+above 0, or their digits as text from a CSV cell); the COCO export needs them to turn fractions into pixels.
 """
 
 from __future__ import annotations
@@ -29,11 +32,29 @@ TOLERANCE = 1e-9
 
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
 _KEYS = ("label", "x", "y", "w", "h")
+SIZE_FIELDS = ("width", "height")
+_PIXELS = re.compile(r"[0-9]{1,9}")
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut short, since a message is shown whole to a person."""
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float; JSON gives ints of any size, and one past a float's range is not a coordinate."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _option_number(value: Any, *, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise AnswerProblem(f"{name} must be a number, got {value!r}")
+    if not _is_number(value):
+        raise AnswerProblem(f"{name} must be a number, got {_shown(value)}")
     return float(value)
 
 
@@ -42,7 +63,7 @@ def options_clean(raw: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(field, str) or not _FIELD_NAME.fullmatch(field):
         raise AnswerProblem(
             "image_field must be the name of the task data field that holds the image URL: 1 to 100 letters, "
-            f"digits or underscores, got {field!r}"
+            f"digits or underscores, got {_shown(field)}"
         )
     threshold = _option_number(raw.get("iou_threshold", DEFAULT_IOU_THRESHOLD), name="iou_threshold")
     if not 0 < threshold < 1:
@@ -64,13 +85,45 @@ def data_problem(data: Mapping[str, Any], *, options: Mapping[str, Any]) -> str 
     if field not in data:
         return f"the task data has no {field!r} field (the URL of the image to draw boxes on)"
     url = data[field]
-    shown = repr(url) if len(repr(url)) <= 120 else repr(url)[:117] + "..."
+    shown = _shown(url)
     if not isinstance(url, str):
         return f"the {field!r} field must be the image's http(s) URL as text, got {shown}"
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
         return f"the {field!r} field must be an http:// or https:// URL of the image, got {shown}"
+    given = [name for name in SIZE_FIELDS if name in data]
+    if len(given) == 1:
+        missing = next(name for name in SIZE_FIELDS if name not in given)
+        return (
+            f"the task data has {given[0]!r} but no {missing!r}: give the image's width and height in pixels "
+            "together, or neither"
+        )
+    for name in given:
+        if pixels(data[name]) is None:
+            return (
+                f"the {name!r} field must be the image's {name} in pixels, a whole number above 0, "
+                f"got {_shown(data[name])}"
+            )
     return None
+
+
+def pixels(value: Any) -> int | None:
+    """A width or height in pixels from task data (an integer, or its digits as text from a CSV), else None."""
+    if isinstance(value, str) and _PIXELS.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**9:
+        return None
+    return value
+
+
+def coco_bbox(box: Mapping[str, Any], *, width: int, height: int) -> list[float]:
+    """A box's [x, y, w, h] in pixels, as COCO gives it, to a hundredth of a pixel."""
+    return [
+        round(float(box["x"]) * width, 2),
+        round(float(box["y"]) * height, 2),
+        round(float(box["w"]) * width, 2),
+        round(float(box["h"]) * height, 2),
+    ]
 
 
 def _example(labels: Sequence[str]) -> str:
@@ -80,7 +133,7 @@ def _example(labels: Sequence[str]) -> str:
 
 def _box(raw: Any, *, labels: Sequence[str], where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise AnswerProblem(f"{where} must be an object with label, x, y, w and h; got {raw!r}")
+        raise AnswerProblem(f"{where} must be an object with label, x, y, w and h; got {_shown(raw)}")
     missing = [key for key in _KEYS if key not in raw]
     if missing:
         raise AnswerProblem(f"{where} has no {', '.join(missing)}; a box needs label, x, y, w and h")
@@ -92,12 +145,14 @@ def _box(raw: Any, *, labels: Sequence[str], where: str) -> dict[str, Any]:
     label = raw["label"]
     if not isinstance(label, str) or label not in labels:
         raise AnswerProblem(
-            f"{where}: label {label!r} is not one of this pool's labels ({', '.join(labels)})"
+            f"{where}: label {_shown(label)} is not one of this pool's labels ({', '.join(labels)})"
         )
     x, y, w, h = (raw[key] for key in _KEYS[1:])
     for name, value in zip(_KEYS[1:], (x, y, w, h), strict=True):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise AnswerProblem(f"{where}: {name} must be a number (a fraction of the image), got {value!r}")
+        if not _is_number(value):
+            raise AnswerProblem(
+                f"{where}: {name} must be a number (a fraction of the image), got {_shown(value)}"
+            )
     for name, start, size, side in (("x", x, w, "width"), ("y", y, h, "height")):
         if start < -TOLERANCE:
             raise AnswerProblem(
@@ -124,7 +179,7 @@ def _box(raw: Any, *, labels: Sequence[str], where: str) -> dict[str, Any]:
 
 def _canonical(raw: Any, *, labels: Sequence[str], what: str) -> str:
     if not isinstance(raw, list):
-        raise AnswerProblem(f"the {what} must be a list of boxes, e.g. {_example(labels)}; got {raw!r}")
+        raise AnswerProblem(f"the {what} must be a list of boxes, e.g. {_example(labels)}; got {_shown(raw)}")
     if len(raw) > MAX_BOXES:
         raise AnswerProblem(f"the {what} has {len(raw)} boxes; at most {MAX_BOXES} are allowed")
     boxes = [_box(box, labels=labels, where=f"box {n} of the {what}") for n, box in enumerate(raw, start=1)]

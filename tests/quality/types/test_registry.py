@@ -4,6 +4,7 @@ good and bad answers (a bad one is a 400 with nothing written), read the answers
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ class Case:
     bad: list[tuple[Any, str]]  # (sent, a phrase the message holds)
     bad_upload: dict[str, Any] | None = None  # one row that rejects the whole upload
     pool_json: dict[str, Any] = field(default_factory=dict)  # what the pool's JSON shows of the type
+    # A one-answer result as the results read it, where it adds to the answer (a box carries its confidence)
+    result_of: Callable[[Any], Any] = field(default=lambda answer: answer)
 
 
 CASES = {
@@ -61,9 +64,45 @@ CASES = {
             *[{"data": {"audio": f"clip {i}"}} for i in range(4)],
         ],
         good=[("  Main street 5 ", "Main street 5"), ("Line one\nline two", "Line one\nline two")],
-        bad=[("   ", "empty"), ("x" * 21, "at most 20 characters"), (["a"], "must be text"), (5, "must be text")],
+        bad=[
+            ("   ", "empty"),
+            ("x" * 21, "at most 20 characters"),
+            (["a"], "must be text"),
+            (5, "must be text"),
+        ],
         bad_upload={"data": {"audio": "x"}, "golden": ""},
         pool_json={"max_length": 20},
+    ),
+    "boxes": Case(
+        pool={"labels": ["Car", "Person"], "iou_threshold": 0.6},
+        tasks=[
+            {
+                "data": {"image": "https://img.example.com/golden.jpg"},
+                "golden": [{"label": "Car", "x": 0.1, "y": 0.1, "w": 0.5, "h": 0.5}],
+            },
+            *[
+                {"data": {"image": f"https://img.example.com/{i}.jpg", "width": 640, "height": 480}}
+                for i in range(4)
+            ],
+        ],
+        good=[
+            (
+                [{"label": "Person", "x": 0.5, "y": 0.25, "w": 0.1234567, "h": 0.5}],
+                [{"label": "Person", "x": 0.5, "y": 0.25, "w": 0.123457, "h": 0.5}],
+            ),
+            ([], []),
+        ],
+        bad=[
+            ({"label": "Car", "x": 0, "y": 0, "w": 1, "h": 1}, "must be a list of boxes"),
+            ([{"label": "Car", "x": 0.8, "y": 0, "w": 0.3, "h": 0.5}], "x + w must be at most 1"),
+            ([{"label": "Car", "x": 0.1, "y": 0.1, "w": 0, "h": 0.5}], "w must be more than 0"),
+            ([{"label": "Truck", "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}], "not one of this pool's labels"),
+            ([{"label": "Car", "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2, "score": 1}], "unknown keys score"),
+            ([{"label": "Car", "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}] * 101, "at most 100"),
+        ],
+        bad_upload={"data": {"image": "file:///etc/passwd"}},
+        pool_json={"image_field": "image", "iou_threshold": 0.6, "golden_share": 1.0},
+        result_of=lambda boxes: [{**box, "confidence": 1.0} for box in boxes],
     ),
     "pairwise": Case(
         pool={"allow_tie": False},
@@ -72,7 +111,11 @@ CASES = {
             *[{"data": {"left": f"result {i}", "right": f"result {i + 1}"}} for i in range(4)],
         ],
         good=[("left", "left"), ("right", "right")],
-        bad=[("tie", "does not allow ties"), ("up", 'must be one of "left", "right"'), (["left"], "must be one of")],
+        bad=[
+            ("tie", "does not allow ties"),
+            ("up", 'must be one of "left", "right"'),
+            (["left"], "must be one of"),
+        ],
         bad_upload={"data": {"left": "only one side"}},
         pool_json={"allow_tie": False},
     ),
@@ -165,4 +208,7 @@ def test_good_answers_are_stored_and_read_back_and_bad_ones_write_nothing(api, r
     by_task = {r["task_id"]: r for r in results}
     for task, expected in sent:
         if task in by_task:  # a golden task is not a result
-            assert by_task[task]["answer"] == expected and by_task[task]["confidence"] is not None
+            assert (
+                by_task[task]["answer"] == case.result_of(expected)
+                and by_task[task]["confidence"] is not None
+            )
