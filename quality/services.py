@@ -44,7 +44,8 @@ from quality.selectors import (
     typed_aggregation_compute,
 )
 from quality.skill import skill_figures, skill_reason, skill_verdict
-from quality.types import DEFAULT_TYPE
+from quality.types import DEFAULT_TYPE, task_type_of
+from quality.types.base import TypeAnswers
 from tasks.models import AggregationMethod, Answer, AnswerStatus, Pool, PoolStatus, Task, WorkerPoolStats
 from tasks.services import tasks_serve_again, tasks_stop_serving
 
@@ -59,6 +60,8 @@ RUN_LEASE = timedelta(minutes=15)
 OVERDUE_AFTER = timedelta(seconds=60)
 RUNS_KEPT_PER_POOL = 50
 MAX_REASON = 2000
+# The type whose submit-time estimate is not its own aggregation (see label_vote_estimate).
+MULTI_CHOICE = "multi_choice"
 
 # ------------------------------------------------------------------------------------- submit-time hooks
 
@@ -247,48 +250,47 @@ def min_overlap_for(pool: Pool) -> int:
 
 
 def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
-    """Between runs: estimate the task from its answers and the latest run's worker estimates, store that
-    estimate as its result, and stop serving the task if it reached the pool's target confidence.
+    """Between runs: estimate the task from its answers (single_choice: with the latest run's worker estimates;
+    other types: see _estimate_typed_task), store that estimate as its result, and stop serving the task if it
+    reached the pool's target confidence.
 
     Runs in the submit transaction, which already holds the task's row lock (answers_count was updated).
     """
     target = pool.target_confidence
-    if target is None or pool.task_type != DEFAULT_TYPE:
-        return False  # other types stop tasks after each run (pool_overlap_adjust), from their stored results
+    if target is None:
+        return False
     task = Task.objects.filter(pk=task_id).values("answers_count", "remaining").first()
     if task is None or task["remaining"] == 0 or task["answers_count"] < min_overlap_for(pool):
         return False  # nothing left to save, or not enough answers yet
-    position = {name: i for i, name in enumerate(pool.labels)}
-    answers = [
-        (worker_id, position[label])
-        for worker_id, label in Answer.objects.filter(task_id=task_id)
+    given = list(
+        Answer.objects.filter(task_id=task_id)
         .exclude(status=AnswerStatus.REJECTED)
+        .order_by("worker_id")
         .values_list("worker_id", "label")
-        if label in position
-    ]
-    if len(answers) < min_overlap_for(pool):
-        return False
-    workers = np.array([w for w, _ in answers], dtype=np.int64)
-    given = np.array([g for _, g in answers], dtype=np.int64)
-    found = _estimate_task(pool=pool, workers=workers, given=given)
+    )
+    if pool.task_type == DEFAULT_TYPE:
+        found = _estimate_single_choice(pool=pool, given=given)
+    else:
+        found = _estimate_typed_task(pool=pool, task_id=task_id, given=[text for _, text in given])
     if found is None:
         return False
-    label, confidence = found
+    label, answer, confidence, counted = found
     TaskResult.objects.bulk_create(
         [
             TaskResult(
                 task_id=task_id,
                 pool=pool,
                 method=pool.aggregation_method,
-                label=pool.labels[label],
+                label=label,
+                answer=answer,
                 confidence=confidence,
-                answers=len(answers),
+                answers=counted,
                 updated_at=timezone.now(),
             )
         ],
         update_conflicts=True,
         unique_fields=["task"],
-        update_fields=["method", "label", "confidence", "answers", "updated_at"],
+        update_fields=["method", "label", "answer", "confidence", "answers", "updated_at"],
     )
     if confidence < target:
         return False
@@ -296,6 +298,76 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
     if stopped:
         enqueue_on_commit("pool_check_completion", pool.pk, robust=True)
     return bool(stopped)
+
+
+# (result text, result JSON or None, confidence, answers counted)
+_Estimate = tuple[str, Any, float, int]
+
+
+def _estimate_single_choice(*, pool: Pool, given: list[tuple[int, str]]) -> _Estimate | None:
+    position = {name: i for i, name in enumerate(pool.labels)}
+    answers = [(worker_id, position[label]) for worker_id, label in given if label in position]
+    if len(answers) < min_overlap_for(pool):
+        return None
+    workers = np.array([w for w, _ in answers], dtype=np.int64)
+    labels = np.array([g for _, g in answers], dtype=np.int64)
+    found = _estimate_task(pool=pool, workers=workers, given=labels)
+    if found is None:
+        return None
+    label, confidence = found
+    return pool.labels[label], None, confidence, len(answers)
+
+
+def label_vote_estimate(*, ticked: np.ndarray) -> tuple[np.ndarray, float]:
+    """Several labels, from one task's answers alone: (answers x labels) bools -> the labels at least half of
+    the answers ticked, and the product over labels of the share on the winning side.
+
+    The type's own confidence is the same product over Dawid-Skene posteriors, which need the whole pool:
+    fitted to one task's answers alone, Dawid-Skene calls any split certain. Vote shares are what one task's
+    answers can tell; the next run puts the posteriors in their place (and serves the task again if its
+    confidence falls below the target).
+    """
+    share = ticked.mean(axis=0) if ticked.shape[0] else np.zeros(ticked.shape[1])
+    chosen = share >= 0.5  # an exact tie counts as chosen, as in the type's aggregation
+    return chosen, float(np.prod(np.where(chosen, share, 1.0 - share)))
+
+
+def _estimate_typed_task(*, pool: Pool, task_id: int, given: list[str]) -> _Estimate | None:
+    """A task of another type, from its answers alone. For text, pairwise and boxes this is the type's own
+    aggregation, whose confidence reads only the task's own answers (the share that agree, the share of workers
+    who drew each box), so it equals what the next run stores; multi_choice is estimated by label_vote_estimate."""
+    task_type = task_type_of(pool)
+    if len(given) < min_overlap_for(pool):
+        return None
+    values = [task_type.answer_value(text) for text in given]
+    if pool.task_type == MULTI_CHOICE:
+        position = {name: i for i, name in enumerate(pool.labels)}
+        ticked = np.zeros((len(values), len(pool.labels)), dtype=bool)
+        for row, value in enumerate(values):
+            ticked[row, [position[name] for name in value]] = True
+        chosen, confidence = label_vote_estimate(ticked=ticked)
+        answer: Any = [name for name, keep in zip(pool.labels, chosen.tolist(), strict=True) if keep]
+    else:
+        data = None
+        if task_type.data_fields:
+            fields = Task.objects.filter(pk=task_id).values_list("data", flat=True).first() or {}
+            data = [{name: fields.get(name) for name in task_type.data_fields}]
+        result = task_type.aggregate(
+            TypeAnswers(
+                task=np.zeros(len(values), dtype=np.int64),
+                worker=np.arange(len(values), dtype=np.int64),  # one answer per worker and task
+                values=values,
+                n_tasks=1,
+                n_workers=len(values),
+                task_data=data,
+            ),
+            labels=list(pool.labels),
+            options=pool.options,
+        )
+        answer, confidence = result.answers[0], float(result.confidence[0])
+    if answer is None:
+        return None
+    return _result_text(answer), answer, float(np.clip(confidence, 0.0, 1.0)), len(values)
 
 
 def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tuple[int, float] | None:

@@ -16,6 +16,7 @@ from quality import selectors
 from quality.forms import ImposeForm, ReasonForm
 from quality.heatmap import heat_rows
 from quality.models import Restriction
+from quality.types import task_type_of
 from tasks.models import Pool
 from workflows import reviews
 
@@ -61,6 +62,11 @@ def staff_pool(request: AuthedRequest, pool_id: int) -> HttpResponse:
     context = _worker_table_context(request, pool=pool)
     context["pool"] = pool
     context["state"] = selectors.pool_aggregation_status(pool=pool)
+    # Per type: single_choice's confusion matrices are per worker (the worker page); every type shows its
+    # golden answers scored its own way here, and a comparison pool its ranking.
+    context["task_type"] = task_type_of(pool)
+    context["golden"] = selectors.golden_figures(pool=pool)
+    context["top_items"] = selectors.pool_top_items(pool=pool) if pool.task_type == "pairwise" else None
     return render(request, "quality/staff_pool.html", context)
 
 
@@ -70,7 +76,7 @@ def staff_worker(request: AuthedRequest, worker_id: int) -> HttpResponse:
     confusions = [
         {"view": c, "rows": heat_rows(labels=c.labels, matrix=c.matrix)}
         for c in review.confusions
-        if len(c.matrix) == len(c.labels)
+        if c.labels and len(c.matrix) == len(c.labels)
     ]
     return render(
         request,
