@@ -40,8 +40,9 @@
     const announce = document.getElementById("announce");
     if (announce && notice) announce.textContent = notice.textContent.trim();
     if (moveFocus) {
-      const heading = document.getElementById("task-heading");
-      if (heading) heading.focus();
+      // A type whose answer is typed (text) marks its field autofocus: focus goes there, not to the heading.
+      const first = task.querySelector("[autofocus]") || document.getElementById("task-heading");
+      if (first) first.focus();
     }
   };
 

@@ -39,7 +39,9 @@ def _task_context(
     context: dict[str, Any] = {"assignment": assignment, "chosen_pool_id": chosen_pool_id}
     if assignment is not None:
         task_type = task_type_of(assignment.pool)
-        fields = dict(zip(assignment.task.data, selectors.task_fields_for_worker(assignment=assignment), strict=True))
+        fields = dict(
+            zip(assignment.task.data, selectors.task_fields_for_worker(assignment=assignment), strict=True)
+        )
         shown = task_type.annotator_fields(assignment.pool.options)
         context["fields"] = [field for key, field in fields.items() if key not in shown]
         context["annotator_data"] = [(key, fields[key]) for key in shown if key in fields]

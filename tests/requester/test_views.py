@@ -100,7 +100,8 @@ def test_the_pool_form_creates_a_pool_of_another_task_type_with_its_options():
     page = refused.content.decode()
     assert (
         "Enter at least 1 labels" in page
-        and "Golden match that counts as correct (several labels) must be more than 0 and at most 1" in page
+        and "Golden match that counts as correct (several labels, boxes) must be more than 0 and at most 1"
+        in page
     )
     created = client.post("/pools/new/", {**base, "labels": "Adult\nCounterfeit\n", "golden_share": "0.5"})
     assert created.status_code == 302

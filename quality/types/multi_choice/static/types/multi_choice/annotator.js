@@ -7,7 +7,8 @@
       box.checked = !box.checked;
       return true;
     }
-    if (event.key === "Enter") {
+    // Enter on a focused button (Skip) is that button's, not a submit of the ticked labels.
+    if (event.key === "Enter" && !(event.target instanceof HTMLButtonElement)) {
       form.requestSubmit(form.querySelector(".submit-btn"));
       return true;
     }
