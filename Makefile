@@ -87,3 +87,7 @@ bench-aggregation: install check-postgres
 
 bench-io: install check-postgres
 	$(BIN)/python bench/io.py
+
+.PHONY: bench-task-types
+bench-task-types: install check-postgres
+	$(BIN)/python bench/task_types.py
