@@ -26,6 +26,12 @@
     if (toggle) toggle.checked = shortcutsOn();
   };
 
+  const keepInstructions = () => {
+    document.querySelectorAll("#task details.instructions").forEach((details) => {
+      store(instructionsKey(details.dataset.pool), details.open ? "open" : "closed");
+    });
+  };
+
   const restoreInstructions = () => {
     document.querySelectorAll("#task details.instructions").forEach((details) => {
       details.open = stored(instructionsKey(details.dataset.pool)) === "open";
@@ -184,6 +190,10 @@
   };
   document.addEventListener("htmx:sendError", offline);
   document.addEventListener("htmx:timeout", offline);
+
+  // `toggle` is dispatched later than the click that opened the details: a submit right after it must not
+  // swap the task out before the state is kept.
+  document.addEventListener("htmx:beforeSwap", keepInstructions);
 
   document.addEventListener("htmx:afterSettle", (event) => {
     if (event.detail.target && event.detail.target.id === "task") taskReady(true);
