@@ -59,7 +59,8 @@ def test_after_an_answer_focus_is_on_the_new_task_the_label_is_named_and_nothing
     page.keyboard.press("2")
     page.wait_for_selector("#notice:has-text('Saved “Restricted”')")
     assert "+0.05 USD earned" in page.inner_text("#notice")
-    assert page.evaluate("document.activeElement.id") == "task-heading"
+    # Focus moves once the new task has settled, a moment after the notice shows.
+    page.wait_for_function("document.activeElement.id === 'task-heading'", timeout=5000)
     assert page.locator(".label-btn").first.bounding_box()["y"] == first["y"]
     # A screen reader hears what was saved: the page's own live region says it.
     assert "Saved “Restricted”" in page.inner_text("#announce")
