@@ -39,7 +39,6 @@
   };
 
   const taskReady = (moveFocus) => {
-    restoreInstructions();
     const task = document.getElementById("task");
     if (!task) return;
     const notice = document.getElementById("notice");
@@ -54,6 +53,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     showShortcutSetting();
+    restoreInstructions();
     taskReady(false);
   });
 
@@ -194,6 +194,10 @@
   // `toggle` is dispatched later than the click that opened the details: a submit right after it must not
   // swap the task out before the state is kept.
   document.addEventListener("htmx:beforeSwap", keepInstructions);
+  // Restored in the same task as the swap, before anything is painted: the new task never shows them closed
+  // for a moment (waiting for the settle left a window in which they were).
+  // (The event may fire on the replaced element, so it is not filtered by target; restoring is idempotent.)
+  document.addEventListener("htmx:afterSwap", restoreInstructions);
 
   document.addEventListener("htmx:afterSettle", (event) => {
     if (event.detail.target && event.detail.target.id === "task") taskReady(true);
