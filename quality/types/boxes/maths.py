@@ -44,9 +44,6 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, maximum_bipartite_matching
 
 from quality.aggregation import skill_smoothed_array
 from quality.types.base import FloatArray, IntArray, TypeAnswers, TypeResults
@@ -106,6 +103,10 @@ def _most_pairs(iou: FloatArray, valid: np.ndarray) -> int:
     only chooses among matchings with equally many (F1 depends on the count alone).
     """
     weight = np.where(valid, min(valid.shape) + 1.0 + iou, 0.0)
+    # scipy is imported where it is used: every web process loads the registry of types, and scipy.optimize
+    # alone costs about 45 MiB and 0.4 s at import, which a process that never scores a box would pay.
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(weight, maximize=True)
     return int(valid[rows, cols].sum())
 
@@ -218,6 +219,9 @@ def _f1_per_answer(
         # One maximum matching (Hopcroft-Karp) over all clashing answers at once: their boxes are the rows, each
         # (answer, reference box) a column, so the graph falls apart into one block per answer. It finds as many
         # pairs as the Hungarian method of golden_score, and a Python loop over thousands of answers is slow.
+        from scipy.sparse import csr_matrix  # imported here, as in _most_pairs
+        from scipy.sparse.csgraph import maximum_bipartite_matching
+
         chosen = np.flatnonzero(np.isin(pair_answer, clashing))
         rows, row_of = np.unique(pair_box[chosen], return_inverse=True)
         _, col_of = np.unique(pair_answer[chosen] * max(n_ref, 1) + pair_ref[chosen], return_inverse=True)
@@ -237,6 +241,9 @@ def _clusters(
     *, group: IntArray, worker: IntArray, corners: FloatArray, area: FloatArray, threshold: float
 ) -> IntArray:
     """Cluster ids of boxes sorted by (group, worker), not necessarily consecutive; see the module docstring."""
+    from scipy.sparse import coo_matrix  # imported here, as in _most_pairs
+    from scipy.sparse.csgraph import connected_components
+
     n = len(group)
     per_worker = int(worker.max(initial=0)) + 1
     run_start, run_end = _runs(group * per_worker + worker)  # a worker's boxes in one group
