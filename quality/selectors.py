@@ -876,8 +876,16 @@ def typed_results_for_pool(*, pool: Pool) -> Iterator[dict[str, Any]]:
     return _typed_stored_rows(pool=pool)
 
 
+ITEM_COLUMNS = ("item", "score", "rank", "comparisons")
+
+
 def pool_items(*, pool: Pool) -> list[dict[str, Any]]:
     """A pairwise pool's items ranked by the latest run (or computed now, for a pool not aggregated yet)."""
+    if pool.task_type != "pairwise":
+        raise ServiceError(
+            code="invalid_request",
+            message=f"by=item ranks the items of a pairwise pool; this pool is {pool.task_type}.",
+        )
     state = PoolAggregationState.objects.filter(pool=pool).first()
     if state is not None and state.items is not None:
         return list(state.items)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, request_user
-from quality.selectors import pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
+from quality.selectors import ITEM_COLUMNS, pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
 from quality.types import row_check
 from requester.exports import parse_format, stream_coco, stream_rows
 from requester.serializers import PoolCreateSerializer, pool_json
@@ -229,11 +229,9 @@ class PoolResultsView(APIView):
             )
         fmt = parse_format(request.query_params.get("format"))
         if request.query_params.get("by") == "item":
-            if pool.task_type != "pairwise":
-                raise ServiceError(code="invalid_request", message="by=item is for pairwise pools.")
             return stream_rows(
                 rows=iter(pool_items(pool=pool)),
-                columns=["item", "score", "rank", "comparisons"],
+                columns=list(ITEM_COLUMNS),
                 fmt=fmt,
                 filename=f"pool-{pool.pk}-items",
             )

@@ -22,10 +22,10 @@ from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
 from payouts.selectors import answers_cost
-from quality.selectors import pool_answer_rows, pool_result_rows
+from quality.selectors import ITEM_COLUMNS, pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
 from quality.types import row_check
 from requester import charts, dashboard
-from requester.exports import parse_format, stream_rows
+from requester.exports import parse_format, stream_coco, stream_rows
 from requester.forms import PoolForm, UploadForm
 from tasks import selectors, services
 from tasks.importing import rows_from_upload
@@ -258,12 +258,21 @@ def pool_instructions(request: AuthedRequest, pool_id: int) -> HttpResponse:
 
 @requester_required
 def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> StreamingHttpResponse:
-    if kind not in ("answers", "results"):
-        raise Http404("Downloads are answers or results.")
+    if kind not in ("answers", "results", "items", "coco"):
+        raise Http404("Downloads are answers, results, items (comparisons) or coco (boxes).")
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+    if kind == "coco":
+        coco = pool_results_coco(pool=pool)
+        response = stream_coco(
+            categories=coco.categories, images=coco.images, filename=f"pool-{pool.pk}-coco"
+        )
+        response["Content-Disposition"] = f'attachment; filename="pool-{pool.pk}-coco.json"'
+        return response
     fmt = parse_format(request.GET.get("format", "csv"))
     if kind == "answers":
         rows, columns = pool_answer_rows(pool=pool)
+    elif kind == "items":
+        rows, columns = iter(pool_items(pool=pool)), list(ITEM_COLUMNS)
     else:
         rows, columns = pool_result_rows(pool=pool)
     response = stream_rows(rows=rows, columns=columns, fmt=fmt, filename=f"pool-{pool.pk}-{kind}")

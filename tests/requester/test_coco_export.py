@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from quality.services import pool_aggregate
 from tasks.models import Pool
@@ -135,6 +136,14 @@ def test_boxes_results_as_coco_in_pixels_with_scores(api, requester):
             ("Car", 1.0),
             ("Person", pytest.approx(2 / 3)),
         ]
+
+    # The pool page offers the same document as a download.
+    page = Client()
+    page.force_login(requester)
+    assert f'href="/pools/{pool["id"]}/download/coco/"' in page.get(f"/pools/{pool['id']}/").content.decode()
+    download = page.get(f"/pools/{pool['id']}/download/coco/")
+    assert download["Content-Disposition"] == f'attachment; filename="pool-{pool["id"]}-coco.json"'
+    assert json.loads(b"".join(download.streaming_content)) == coco
 
 
 def test_coco_needs_every_task_to_carry_its_image_size(api, requester):

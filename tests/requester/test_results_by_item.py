@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from quality.services import pool_aggregate
 from tasks.models import Pool
@@ -86,6 +87,16 @@ def test_a_pairwise_pool_ranks_its_items(api, requester):
     assert rows[0] == ["item", "score", "rank", "comparisons"]
     assert [row[0] for row in rows[1:]] == ["result d", "result c", "result b", "result a"]
 
+    # The pool page offers the ranking as a download, the same rows as the API.
+    page = Client()
+    page.force_login(requester)
+    assert (
+        f'href="/pools/{pool["id"]}/download/items/?format=csv"'
+        in page.get(f"/pools/{pool['id']}/").content.decode()
+    )
+    download = page.get(f"/pools/{pool['id']}/download/items/?format=json")
+    assert json.loads(b"".join(download.streaming_content))["results"] == stored
+
 
 def test_by_item_on_a_pool_of_another_type_is_a_clear_error(api, requester):
     pool = _pool(api, requester, labels=["OK", "Bad"])
@@ -93,4 +104,7 @@ def test_by_item_on_a_pool_of_another_type_is_a_clear_error(api, requester):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_request"
-    assert error["message"] == "by=item is for pairwise pools."
+    assert error["message"] == "by=item ranks the items of a pairwise pool; this pool is single_choice."
+    page = Client()
+    page.force_login(requester)
+    assert "download/items" not in page.get(f"/pools/{pool['id']}/").content.decode()
