@@ -292,6 +292,7 @@ def text_results_write(
     task_id: IntArray,
     text: list[str],
     answer_json: list[str],
+    label_confidence_json: list[str | None],
     confidence: FloatArray,
     answers: IntArray,
     now: datetime,
@@ -305,12 +306,19 @@ def text_results_write(
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS quality_text_result_in "
-            "(task_id int8, label text, answer jsonb, confidence float8, answers int4) ON COMMIT DELETE ROWS"
+            "(task_id int8, label text, answer jsonb, label_confidence jsonb, confidence float8, answers int4) "
+            "ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE quality_text_result_in")
         with cursor.cursor.copy("COPY quality_text_result_in FROM STDIN") as copy:
             for row in zip(
-                task_id.tolist(), text, answer_json, confidence.tolist(), answers.tolist(), strict=True
+                task_id.tolist(),
+                text,
+                answer_json,
+                label_confidence_json,
+                confidence.tolist(),
+                answers.tolist(),
+                strict=True,
             ):
                 copy.write_row(row)
         cursor.execute("ANALYZE quality_text_result_in")
@@ -319,19 +327,21 @@ def text_results_write(
         cursor.execute(
             f"""
             UPDATE {table} AS r
-            SET method = %(method)s, label = i.label, answer = i.answer, confidence = i.confidence,
-                answers = i.answers, updated_at = %(now)s
+            SET method = %(method)s, label = i.label, answer = i.answer, label_confidence = i.label_confidence,
+                confidence = i.confidence, answers = i.answers, updated_at = %(now)s
             FROM quality_text_result_in i
             WHERE r.pool_id = %(pool)s AND r.task_id = i.task_id AND r.updated_at < %(as_of)s
-              AND (r.method, r.label, r.answer, r.confidence, r.answers)
-                  IS DISTINCT FROM (%(method)s, i.label, i.answer, i.confidence, i.answers)
+              AND (r.method, r.label, r.answer, r.label_confidence, r.confidence, r.answers)
+                  IS DISTINCT FROM (%(method)s, i.label, i.answer, i.label_confidence, i.confidence, i.answers)
             """,
             params,
         )
         cursor.execute(
             f"""
-            INSERT INTO {table} (task_id, pool_id, method, label, answer, confidence, answers, updated_at)
-            SELECT i.task_id, %(pool)s, %(method)s, i.label, i.answer, i.confidence, i.answers, %(now)s
+            INSERT INTO {table}
+                (task_id, pool_id, method, label, answer, label_confidence, confidence, answers, updated_at)
+            SELECT i.task_id, %(pool)s, %(method)s, i.label, i.answer, i.label_confidence, i.confidence, i.answers,
+                %(now)s
             FROM quality_text_result_in i
             WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.pool_id = %(pool)s AND r.task_id = i.task_id)
             ON CONFLICT (task_id) DO NOTHING

@@ -99,10 +99,12 @@ class TaskResult(models.Model):
     )
     method = models.CharField(max_length=8, choices=AggregationMethod.choices)
     # single_choice: the label. Other types: the answer's canonical text, and `answer` its JSON value with the
-    # type's detail (a confidence per box, a posterior per label).
+    # type's detail (a confidence per box).
     label = models.TextField()
     answer = models.JSONField(null=True, blank=True)
     confidence = models.FloatField()
+    # multi_choice: each label's own probability of belonging, {label: p}; null for other types.
+    label_confidence = models.JSONField(null=True, blank=True)
     answers = models.PositiveIntegerField()
     updated_at = models.DateTimeField()
 

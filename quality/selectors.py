@@ -25,7 +25,7 @@ from quality.loading import pool_raw_answers, pool_text_answers
 from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
 from quality.skill import SkillVerdict, skill_verdict
 from quality.types import DEFAULT_TYPE, task_type_of
-from quality.types.base import TypeAnswers, TypeResults
+from quality.types.base import TypeAnswers, TypeResults, label_confidence_of
 from quality.types.boxes.shape import SIZE_FIELDS, coco_bbox, pixels
 from tasks.models import Answer, Pool, Task, WorkerPoolStats
 from tasks.selectors import ANSWER_COLUMNS, answers_rows
@@ -829,16 +829,22 @@ def _typed_computed_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
         .order_by("id")
         .values_list("id", "external_id")
     )
+    per_label = run.result.label_confidence
     for task_id, external_id in tasks.iterator(chunk_size=5000):
         code = int(np.searchsorted(run.task_id, task_id))
         known = code < run.task_id.size and run.task_id[code] == task_id and run.answers[code] > 0
-        yield {
+        row = {
             "task_id": task_id,
             "external_id": external_id,
             "answer": run.result.answers[code] if known else None,
             "confidence": round(float(run.result.confidence[code]), 6) if known else None,
             "answers": int(run.answers[code]) if known else 0,
         }
+        if per_label is not None:
+            row["label_confidence"] = (
+                label_confidence_of(per_label[code], labels=pool.labels) if known else None
+            )
+        yield row
 
 
 def _typed_stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
@@ -852,16 +858,28 @@ def _typed_stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
             "quality_result__answer",
             "quality_result__confidence",
             "quality_result__answers",
+            "quality_result__label_confidence",
         )
     )
-    for task_id, external_id, answers_count, answer, confidence, answers in rows.iterator(chunk_size=5000):
-        yield {
+    per_label = task_type_of(pool).per_label_confidence
+    for task_id, external_id, answers_count, answer, confidence, answers, label_confidence in rows.iterator(
+        chunk_size=5000
+    ):
+        row = {
             "task_id": task_id,
             "external_id": external_id,
             "answer": answer,
             "confidence": None if confidence is None else round(confidence, 6),
             "answers": answers_count if answers is None else answers,
         }
+        if per_label:
+            # jsonb keeps its own key order: put the labels back in the pool's.
+            row["label_confidence"] = (
+                None
+                if label_confidence is None
+                else {label: label_confidence[label] for label in pool.labels}
+            )
+        yield row
 
 
 def typed_results_for_pool(*, pool: Pool) -> Iterator[dict[str, Any]]:
@@ -925,7 +943,10 @@ def pool_result_rows(*, pool: Pool, method: str | None = None) -> tuple[Iterator
             code="invalid_method",
             message=f"method chooses among the single-label methods; {pool.task_type} pools aggregate by their type.",
         )
-    return typed_results_for_pool(pool=pool), ["task_id", "external_id", "answer", "confidence", "answers"]
+    columns = ["task_id", "external_id", "answer", "confidence", "answers"]
+    if task_type_of(pool).per_label_confidence:
+        columns.insert(columns.index("confidence") + 1, "label_confidence")
+    return typed_results_for_pool(pool=pool), columns
 
 
 # ------------------------------------------------------------------------------------- COCO for boxes pools

@@ -45,7 +45,7 @@ from quality.selectors import (
 )
 from quality.skill import skill_figures, skill_reason, skill_verdict
 from quality.types import DEFAULT_TYPE, task_type_of
-from quality.types.base import TypeAnswers
+from quality.types.base import FloatArray, IntArray, TypeAnswers, label_confidence_of
 from tasks.models import AggregationMethod, Answer, AnswerStatus, Pool, PoolStatus, Task, WorkerPoolStats
 from tasks.services import tasks_serve_again, tasks_stop_serving
 
@@ -274,7 +274,7 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
         found = _estimate_typed_task(pool=pool, task_id=task_id, given=[text for _, text in given])
     if found is None:
         return False
-    label, answer, confidence, counted = found
+    label, answer, confidence, counted, label_confidence = found
     TaskResult.objects.bulk_create(
         [
             TaskResult(
@@ -283,6 +283,7 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
                 method=pool.aggregation_method,
                 label=label,
                 answer=answer,
+                label_confidence=label_confidence,
                 confidence=confidence,
                 answers=counted,
                 updated_at=timezone.now(),
@@ -290,7 +291,15 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
         ],
         update_conflicts=True,
         unique_fields=["task"],
-        update_fields=["method", "label", "answer", "confidence", "answers", "updated_at"],
+        update_fields=[
+            "method",
+            "label",
+            "answer",
+            "label_confidence",
+            "confidence",
+            "answers",
+            "updated_at",
+        ],
     )
     if confidence < target:
         return False
@@ -300,8 +309,8 @@ def task_stop_if_confident(*, task_id: int, pool: Pool) -> bool:
     return bool(stopped)
 
 
-# (result text, result JSON or None, confidence, answers counted)
-_Estimate = tuple[str, Any, float, int]
+# (result text, result JSON or None, confidence, answers counted, {label: p} for multi_choice or None)
+_Estimate = tuple[str, Any, float, int, dict[str, float] | None]
 
 
 def _estimate_single_choice(*, pool: Pool, given: list[tuple[int, str]]) -> _Estimate | None:
@@ -315,12 +324,12 @@ def _estimate_single_choice(*, pool: Pool, given: list[tuple[int, str]]) -> _Est
     if found is None:
         return None
     label, confidence = found
-    return pool.labels[label], None, confidence, len(answers)
+    return pool.labels[label], None, confidence, len(answers), None
 
 
-def label_vote_estimate(*, ticked: np.ndarray) -> tuple[np.ndarray, float]:
+def label_vote_estimate(*, ticked: np.ndarray) -> tuple[np.ndarray, float, FloatArray]:
     """Several labels, from one task's answers alone: (answers x labels) bools -> the labels at least half of
-    the answers ticked, and the product over labels of the share on the winning side.
+    the answers ticked, the product over labels of the share on the winning side, and each label's share.
 
     The type's own confidence is the same product over Dawid-Skene posteriors, which need the whole pool:
     fitted to one task's answers alone, Dawid-Skene calls any split certain. Vote shares are what one task's
@@ -329,7 +338,7 @@ def label_vote_estimate(*, ticked: np.ndarray) -> tuple[np.ndarray, float]:
     """
     share = ticked.mean(axis=0) if ticked.shape[0] else np.zeros(ticked.shape[1])
     chosen = share >= 0.5  # an exact tie counts as chosen, as in the type's aggregation
-    return chosen, float(np.prod(np.where(chosen, share, 1.0 - share)))
+    return chosen, float(np.prod(np.where(chosen, share, 1.0 - share))), share
 
 
 def _estimate_typed_task(*, pool: Pool, task_id: int, given: list[str]) -> _Estimate | None:
@@ -340,13 +349,15 @@ def _estimate_typed_task(*, pool: Pool, task_id: int, given: list[str]) -> _Esti
     if len(given) < min_overlap_for(pool):
         return None
     values = [task_type.answer_value(text) for text in given]
+    label_confidence = None
     if pool.task_type == MULTI_CHOICE:
         position = {name: i for i, name in enumerate(pool.labels)}
         ticked = np.zeros((len(values), len(pool.labels)), dtype=bool)
         for row, value in enumerate(values):
             ticked[row, [position[name] for name in value]] = True
-        chosen, confidence = label_vote_estimate(ticked=ticked)
+        chosen, confidence, share = label_vote_estimate(ticked=ticked)
         answer: Any = [name for name, keep in zip(pool.labels, chosen.tolist(), strict=True) if keep]
+        label_confidence = label_confidence_of(share, labels=pool.labels)
     else:
         data = None
         if task_type.data_fields:
@@ -367,7 +378,7 @@ def _estimate_typed_task(*, pool: Pool, task_id: int, given: list[str]) -> _Esti
         answer, confidence = result.answers[0], float(result.confidence[0])
     if answer is None:
         return None
-    return _result_text(answer), answer, float(np.clip(confidence, 0.0, 1.0)), len(values)
+    return _result_text(answer), answer, float(np.clip(confidence, 0.0, 1.0)), len(values), label_confidence
 
 
 def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tuple[int, float] | None:
@@ -570,6 +581,14 @@ def _result_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _label_confidence_json(
+    label_confidence: FloatArray | None, *, keep: IntArray, labels: list[str]
+) -> list[str | None]:
+    if label_confidence is None:
+        return [None] * len(keep)
+    return [json.dumps(label_confidence_of(label_confidence[i], labels=labels)) for i in keep.tolist()]
+
+
 def _store_typed(
     *, pool: Pool, computed: TypedAggregation, method: str, as_of: datetime, trigger: str
 ) -> AggregationRun:
@@ -587,6 +606,9 @@ def _store_typed(
             task_id=computed.task_id[keep],
             text=[_result_text(answer) for answer in answers],
             answer_json=[json.dumps(answer, ensure_ascii=False) for answer in answers],
+            label_confidence_json=_label_confidence_json(
+                result.label_confidence, keep=keep, labels=list(pool.labels)
+            ),
             confidence=np.clip(result.confidence[keep], 0.0, 1.0),
             answers=computed.answers[keep],
             now=now,

@@ -203,6 +203,12 @@ class PoolResultsView(APIView):
     permission_classes = [IsRequester]
 
     @extend_schema(
+        description=(
+            "One row per regular task: task_id, external_id, answer (in the pool type's shape; single_choice "
+            "also label), confidence, answers. multi_choice rows also carry label_confidence, each label's own "
+            "probability of belonging ({label: p}); a box in a boxes answer carries its confidence. by=item "
+            "(pairwise) gives one row per compared item instead: item, score, rank, comparisons."
+        ),
         parameters=[
             OpenApiParameter(
                 "format",

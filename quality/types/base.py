@@ -60,10 +60,17 @@ class TypeResults:
     task has no answers; a golden task gets its golden answer. ``confidence[t]`` is in [0, 1] (0.0 with no
     answers, 1.0 for a golden task). ``worker_score[w]`` in [0, 1] is how well worker w agrees with the
     truth where known and with the results elsewhere (shown to staff). ``items`` (pairwise only) holds one
-    row per compared item: {"item", "score", "rank", "comparisons"}.
+    row per compared item: {"item", "score", "rank", "comparisons"}. ``label_confidence`` (multi_choice only),
+    shape (n_tasks, n_labels), is each label's own probability of belonging to the task, in pool label order.
     """
 
     answers: list[Any]
     confidence: FloatArray
     worker_score: FloatArray
     items: list[dict[str, Any]] | None = None
+    label_confidence: FloatArray | None = None
+
+
+def label_confidence_of(row: FloatArray, *, labels: Sequence[str]) -> dict[str, float]:
+    """One task's row of ``TypeResults.label_confidence`` as the results give it: {label: p}, in pool order."""
+    return {label: round(float(p), 6) for label, p in zip(labels, row.tolist(), strict=True)}

@@ -37,3 +37,5 @@ class TaskType:
     annotator_fields: Callable[[Mapping[str, Any]], tuple[str, ...]] = lambda options: ()
     # For the pool form: each option's label and help for a person, by option name.
     option_help: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Whether aggregate gives TypeResults.label_confidence, which results then carry as `label_confidence`.
+    per_label_confidence: bool = False

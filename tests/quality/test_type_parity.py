@@ -158,7 +158,16 @@ def test_a_task_stops_at_submit_once_its_answers_reach_the_target(task_type):
     for worker, given in zip(workers, split, strict=True):
         answer(worker, divided, given)
     assert places(divided) == (3, 2, 5)  # two of three agree: below 0.9, so it keeps its overlap
-    assert TaskResult.objects.get(task=divided).confidence == pytest.approx(2 / 3)
+    estimated = TaskResult.objects.get(task=divided)
+    assert estimated.confidence == pytest.approx(2 / 3)
+    if task_type == "multi_choice":  # each label's vote share until the run puts its posterior in place
+        assert estimated.label_confidence == {
+            "Adult": 1.0,
+            "Counterfeit": 0.0,
+            "Weapons": pytest.approx(1 / 3),
+        }
+    else:
+        assert estimated.label_confidence is None
     # A new worker is never served the stopped task; the next run agrees with the submit-time estimate.
     newcomer = client_for(WorkerFactory())
     served = newcomer.post("/api/v1/assignments/next/", {}, format="json").json()
@@ -174,10 +183,11 @@ def test_a_task_stops_at_submit_once_its_answers_reach_the_target(task_type):
 
 def test_several_labels_are_estimated_at_submit_by_each_labels_vote():
     ticked = np.array([[True, False, False], [True, False, True], [True, False, False]])
-    chosen, confidence = label_vote_estimate(ticked=ticked)
+    chosen, confidence, share = label_vote_estimate(ticked=ticked)
     assert chosen.tolist() == [True, False, False]
     assert confidence == pytest.approx(1.0 * 1.0 * (2 / 3))
-    tie, even = label_vote_estimate(ticked=np.array([[True], [False]]))
+    assert share.tolist() == pytest.approx([1.0, 0.0, 1 / 3])
+    tie, even, _ = label_vote_estimate(ticked=np.array([[True], [False]]))
     assert tie.tolist() == [True] and even == 0.5  # a tie counts as chosen, as in the type's aggregation
 
 

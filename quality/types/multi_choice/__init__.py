@@ -2,6 +2,7 @@ from quality.types.multi_choice import maths, shape
 from quality.types.task_type import TaskType
 
 TYPE = TaskType(
+    per_label_confidence=True,
     name="multi_choice",
     title="Several labels",
     summary="Workers tick every label that applies (possibly none).",

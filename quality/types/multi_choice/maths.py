@@ -3,7 +3,8 @@
 Binary relevance: each label of the pool is its own two-class problem (chosen or not by each answer), and
 quality.aggregation's Dawid-Skene fits it, with golden tasks clamped to whether their golden set holds the label.
 So every worker gets one 2x2 confusion matrix per label, and every task a posterior p that the label belongs.
-A task's result is the labels with p >= 0.5 (an exact tie counts as chosen), in pool label order; its confidence
+A task's result is the labels with p >= 0.5 (an exact tie counts as chosen), in pool label order, and every
+label's p is given with it (label_confidence), so a requester can set a stricter bar per label; its confidence
 is the probability that the whole set is right if the labels are independent given the answers: the product
 over labels of max(p, 1 - p). crowd-kit has this as BinaryRelevance(DawidSkene()), without golden tasks and
 with its own stop rule (see quality/aggregation.py), so it is the reference in the tests only.
@@ -71,6 +72,7 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
     # Golden tasks come back from quality.aggregation clamped (p is 0 or 1), so they get their golden set
     # and confidence 1.0 here without further work.
     chosen = np.zeros((n_tasks, k), dtype=bool)
+    belongs = np.zeros((n_tasks, k))
     confidence = np.ones(n_tasks)
     inter = np.zeros(len(task), dtype=np.int64)  # per answer, labels shared with the task's result
     union = np.zeros(len(task), dtype=np.int64)
@@ -90,6 +92,7 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
         # The confidence of the binary result is max(p, 1 - p); p itself is needed for the tie rule.
         p_chosen = np.where(result.labels == 1, result.confidence, 1.0 - result.confidence)
         chosen[:, j] = p_chosen >= 0.5
+        belongs[:, j] = p_chosen
         confidence *= result.confidence
         inter += given & chosen[task, j]
         union += given | chosen[task, j]
@@ -97,6 +100,7 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
     known = np.bincount(task, minlength=n_tasks) > 0
     known[gold_task] = True
     confidence[~known] = 0.0
+    belongs[~known] = 0.0
     # Tasks share few distinct result sets, so each is spelt out once. Rows are packed into bytes because
     # np.unique(axis=0) on the bool rows takes 15 times as long.
     width = max((k + 7) // 8, 1)
@@ -119,4 +123,5 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
         answers=final,
         confidence=confidence,
         worker_score=np.divide(summed, answered, out=np.zeros(n_workers), where=answered > 0),
+        label_confidence=belongs,
     )

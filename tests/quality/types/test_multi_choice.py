@@ -198,6 +198,12 @@ def test_golden_unanswered_and_answered_tasks() -> None:
     assert result.confidence[1] == 1.0
     assert result.confidence[2] == 0.0
     assert result.confidence[3] == 1.0
+    assert result.label_confidence is not None
+    # Golden tasks: 1 for their labels, 0 for the rest; a task nobody answered: 0 everywhere.
+    np.testing.assert_array_equal(
+        result.label_confidence[3], [float(label == "Counterfeit") for label in LABELS]
+    )
+    np.testing.assert_array_equal(result.label_confidence[2], np.zeros(len(LABELS)))
     # Worker 0: task 0 matches the result, task 1 ["Drugs"] against ["Adult", "Weapons"] shares nothing.
     assert result.worker_score[0] == pytest.approx(0.5)
     assert result.worker_score[2] == 0.0  # no answers
@@ -214,7 +220,8 @@ def test_confidence_is_the_product_of_per_label_certainties() -> None:
     task = np.array([a[0] for a in answers])
     worker = np.array([a[1] for a in answers])
     expected = np.ones(30)
-    for label in LABELS:
+    assert result.label_confidence is not None and result.label_confidence.shape == (30, len(LABELS))
+    for j, label in enumerate(LABELS):
         per_label = aggregate_labels(
             method="ds",
             task_idx=task,
@@ -226,6 +233,9 @@ def test_confidence_is_the_product_of_per_label_certainties() -> None:
         )
         expected *= per_label.confidence
         assert [label in chosen for chosen in result.answers] == (per_label.labels == 1).tolist()
+        # Each label's own probability of belonging: that label's posterior, whichever side won.
+        belongs = np.where(per_label.labels == 1, per_label.confidence, 1.0 - per_label.confidence)
+        np.testing.assert_allclose(result.label_confidence[:, j], belongs, rtol=1e-12)
     np.testing.assert_allclose(result.confidence, expected, rtol=1e-12)
     assert result.confidence.min() < 0.9  # the case is not trivially certain
 

@@ -212,3 +212,15 @@ def test_good_answers_are_stored_and_read_back_and_bad_ones_write_nothing(api, r
                 by_task[task]["answer"] == case.result_of(expected)
                 and by_task[task]["confidence"] is not None
             )
+        per_label = by_task[task].get("label_confidence") if task in by_task else None
+        if TYPES[task_type].per_label_confidence and task in by_task:
+            # Each label's own probability, on the side of 0.5 the result took it.
+            labels = case.pool["labels"]
+            assert per_label is not None and list(per_label) == labels and all(0.0 <= p <= 1.0 for p in per_label.values())
+            assert [label for label in labels if per_label[label] >= 0.5] == by_task[task]["answer"]
+        else:
+            assert per_label is None and "label_confidence" not in by_task.get(task, {})
+    if TYPES[task_type].per_label_confidence:
+        csv_text = b"".join(client.get(f"/api/v1/pools/{pool['id']}/results/?format=csv").streaming_content)
+        header = csv_text.decode().splitlines()[0].split(",")
+        assert header == ["task_id", "external_id", "answer", "confidence", "label_confidence", "answers"]
