@@ -10,6 +10,10 @@ if __name__ == "__main__":
     if (venv / "bin" / "python").exists() and Path(sys.prefix).resolve() != venv.resolve():
         os.execv(str(venv / "bin" / "python"), [str(venv / "bin" / "python"), *sys.argv])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlabel.settings")
+    if sys.argv[1:2] == ["aggregate"]:
+        # It reads and writes CSV files only: no database, no session, no signature, so it needs neither
+        # DATABASE_URL nor SECRET_KEY (see FILES_ONLY in the settings).
+        os.environ["FAIRLABEL_FILES_ONLY"] = "1"
     try:
         from django.core.management import execute_from_command_line
     except ImportError:

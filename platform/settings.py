@@ -43,10 +43,13 @@ if not _env_bool("FAIRLABEL_TESTING", False):
 
 DEBUG = _env_bool("DEBUG", False)
 TESTING = _env_bool("FAIRLABEL_TESTING", False)
+# Set by manage.py for a command that works on files alone (`aggregate`): it opens no database and signs
+# nothing, so it starts on a fresh clone with neither DATABASE_URL nor SECRET_KEY.
+FILES_ONLY = _env_bool("FAIRLABEL_FILES_ONLY", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if DEBUG or TESTING:
+    if DEBUG or TESTING or FILES_ONLY:
         # A random key per process: development sessions simply end on restart.
         SECRET_KEY = "dev-only-" + os.urandom(32).hex()
     else:
@@ -132,7 +135,9 @@ FORM_RENDERER = "fairlabel.forms.FormRenderer"
 
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if not DATABASE_URL:
+if not DATABASE_URL and FILES_ONLY:
+    DATABASE_URL = "postgres://files-only@127.0.0.1:1/none"  # never opened: a connection attempt fails loudly
+elif not DATABASE_URL:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured(
             "DATABASE_URL is not set. Production needs its PostgreSQL server: "

@@ -87,6 +87,9 @@ class AggregationResult:
     answers: np.ndarray  # int64, shape (n_tasks,), number of answers per task
     confusion: np.ndarray | None  # float64 (n_workers, n_labels, n_labels), row = true label, col = given
     iterations: int
+    # float64 (n_labels, n_tasks): every label's score per task (ds: the posterior; mv, wawa: vote shares),
+    # golden tasks one-hot, a task with no answers all zero. What calibration reads.
+    posterior: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,7 @@ def _result(
         answers=data.counts,
         confusion=confusion,
         iterations=iterations,
+        posterior=scores,
     )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quality.aggregation import skill_smoothed
+from quality.calibration import Calibration
 
 _FLOOR = 1e-12
 
@@ -20,21 +21,28 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _pick(scores: FloatArray) -> tuple[int, float]:
+def _pick(scores: FloatArray, calibration: Calibration | None) -> tuple[int, float]:
     total = float(scores.sum())
     if total <= 0:
         return -1, 0.0
     label = int(np.argmax(scores))  # first maximum: ties go to the lowest label index, as in aggregation
+    if calibration is not None:
+        return label, float(np.clip(calibration.apply((scores / total)[:, None])[0], 0.0, 1.0))
     return label, float(min(1.0, max(0.0, scores[label] / total)))
 
 
 def estimate_vote(
-    *, label_idx: IntArray, n_labels: int, weights: FloatArray | None = None
+    *,
+    label_idx: IntArray,
+    n_labels: int,
+    weights: FloatArray | None = None,
+    calibration: Calibration | None = None,
 ) -> tuple[int, float]:
-    """Majority vote (weights None) or weighted vote (Wawa): the label and its share of the votes."""
+    """Majority vote (weights None) or weighted vote (Wawa): the label and its share of the votes (calibrated
+    by ``calibration`` where given, as the run calibrates its shares)."""
     if label_idx.size == 0:
         return -1, 0.0
-    return _pick(np.bincount(label_idx, weights=weights, minlength=n_labels).astype(np.float64))
+    return _pick(np.bincount(label_idx, weights=weights, minlength=n_labels).astype(np.float64), calibration)
 
 
 def wawa_weight(*, agreed: int, answers: int) -> float:
@@ -43,7 +51,11 @@ def wawa_weight(*, agreed: int, answers: int) -> float:
 
 
 def estimate_dawid_skene(
-    *, label_idx: IntArray, confusion: FloatArray, class_prior: FloatArray
+    *,
+    label_idx: IntArray,
+    confusion: FloatArray,
+    class_prior: FloatArray,
+    calibration: Calibration | None = None,
 ) -> tuple[int, float]:
     """Posterior of the true label given the answers, each worker's confusion matrix and the class prior.
 
@@ -59,4 +71,4 @@ def estimate_dawid_skene(
         )
     given = confusion[np.arange(label_idx.size), :, label_idx]  # (answers, true): p(given | true)
     log_joint = np.log(np.maximum(class_prior, _FLOOR)) + np.log(np.maximum(given, _FLOOR)).sum(axis=0)
-    return _pick(np.exp(log_joint - log_joint.max()))
+    return _pick(np.exp(log_joint - log_joint.max()), calibration)

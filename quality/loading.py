@@ -49,6 +49,8 @@ _RESULT_ROW = np.dtype(
         ("label", ">i2"),
         ("confidence_len", ">i4"),
         ("confidence", ">f8"),
+        ("raw_confidence_len", ">i4"),
+        ("raw_confidence", ">f8"),
         ("answers_len", ">i4"),
         ("answers", ">i4"),
     ]
@@ -130,6 +132,7 @@ def results_write(
     task_id: IntArray,
     label: IntArray,
     confidence: FloatArray,
+    raw_confidence: FloatArray,
     answers: IntArray,
     now: datetime,
     as_of: datetime,
@@ -145,6 +148,7 @@ def results_write(
         task_id=task_id,
         label=label,
         confidence=confidence,
+        raw_confidence=raw_confidence,
         answers=answers,
         now=now,
         as_of=as_of,
@@ -158,6 +162,7 @@ def _results_by_copy(
     task_id: IntArray,
     label: IntArray,
     confidence: FloatArray,
+    raw_confidence: FloatArray,
     answers: IntArray,
     now: datetime,
     as_of: datetime,
@@ -166,13 +171,15 @@ def _results_by_copy(
 
     table = TaskResult._meta.db_table
     rows = np.empty(task_id.size, dtype=_RESULT_ROW)
-    rows["fields"] = 4
-    rows["task_len"], rows["label_len"], rows["confidence_len"], rows["answers_len"] = 8, 2, 8, 4
-    rows["task"], rows["label"], rows["confidence"], rows["answers"] = task_id, label, confidence, answers
+    rows["fields"] = 5
+    rows["task_len"], rows["label_len"], rows["answers_len"] = 8, 2, 4
+    rows["confidence_len"] = rows["raw_confidence_len"] = 8
+    rows["task"], rows["label"], rows["answers"] = task_id, label, answers
+    rows["confidence"], rows["raw_confidence"] = confidence, raw_confidence
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS quality_result_in "
-            "(task_id int8, label int2, confidence float8, answers int4) ON COMMIT DELETE ROWS"
+            "(task_id int8, label int2, confidence float8, raw_confidence float8, answers int4) ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE quality_result_in")
         with cursor.cursor.copy("COPY quality_result_in FROM STDIN (FORMAT BINARY)") as copy:
@@ -197,20 +204,20 @@ def _results_by_copy(
             f"""
             UPDATE {table} AS r
             SET method = %(method)s, label = (%(labels)s::text[])[i.label + 1], confidence = i.confidence,
-                answers = i.answers, updated_at = %(now)s
+                raw_confidence = i.raw_confidence, answers = i.answers, updated_at = %(now)s
             FROM quality_result_in i
             WHERE r.pool_id = %(pool)s AND r.task_id = i.task_id AND r.updated_at < %(as_of)s
-              AND (r.method, r.label, r.confidence, r.answers)
-                  IS DISTINCT FROM (%(method)s, (%(labels)s::text[])[i.label + 1], i.confidence, i.answers)
+              AND (r.method, r.label, r.confidence, r.raw_confidence, r.answers) IS DISTINCT FROM
+                  (%(method)s, (%(labels)s::text[])[i.label + 1], i.confidence, i.raw_confidence, i.answers)
             """,
             params,
         )
         # A task's result row always carries the task's pool, so the pool's rows are all there is to look at.
         cursor.execute(
             f"""
-            INSERT INTO {table} (task_id, pool_id, method, label, confidence, answers, updated_at)
-            SELECT i.task_id, %(pool)s, %(method)s, (%(labels)s::text[])[i.label + 1], i.confidence, i.answers,
-                   %(now)s
+            INSERT INTO {table} (task_id, pool_id, method, label, confidence, raw_confidence, answers, updated_at)
+            SELECT i.task_id, %(pool)s, %(method)s, (%(labels)s::text[])[i.label + 1], i.confidence,
+                   i.raw_confidence, i.answers, %(now)s
             FROM quality_result_in i
             WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE r.pool_id = %(pool)s AND r.task_id = i.task_id)
             ON CONFLICT (task_id) DO NOTHING

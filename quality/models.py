@@ -102,7 +102,10 @@ class TaskResult(models.Model):
     # type's detail (a confidence per box).
     label = models.TextField()
     answer = models.JSONField(null=True, blank=True)
+    # single_choice: calibrated on the pool's golden items where there are enough (the run's calibration says
+    # how); raw_confidence is the method's own posterior or vote share, kept for staff. Null for other types.
     confidence = models.FloatField()
+    raw_confidence = models.FloatField(null=True, blank=True)
     # multi_choice: each label's own probability of belonging, {label: p}; null for other types.
     label_confidence = models.JSONField(null=True, blank=True)
     answers = models.PositiveIntegerField()
@@ -163,6 +166,8 @@ class AggregationRun(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     stopped_tasks = models.PositiveIntegerField(default=0)  # tasks whose overlap was cut by this run
     reopened_tasks = models.PositiveIntegerField(default=0)
+    # single_choice: the calibration fitted on held-out golden items (quality.calibration.Calibration.as_json).
+    calibration = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["pool", "-started_at"], name="aggregationrun_pool")]
@@ -187,5 +192,7 @@ class PoolAggregationState(models.Model):
     # prior for a worker the run has not seen yet.
     class_prior = models.JSONField(null=True, blank=True)
     mean_confusion = models.JSONField(null=True, blank=True)
+    # single_choice: the latest run's calibration, which the submit-time estimate applies as the run did.
+    calibration = models.JSONField(null=True, blank=True)
     # Pairwise pools: one row per compared item from the latest run, {"item", "score", "rank", "comparisons"}.
     items = models.JSONField(null=True, blank=True)

@@ -19,8 +19,8 @@ from quality.aggregation import (
     SKILL_PRIOR_ANSWERED,
     SKILL_PRIOR_CORRECT,
     AggregationResult,
-    aggregate,
 )
+from quality.calibration import Calibration, aggregate_calibrated
 from quality.loading import pool_raw_answers, pool_text_answers
 from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
 from quality.skill import SkillVerdict, skill_verdict
@@ -31,6 +31,7 @@ from tasks.models import Answer, Pool, Task, WorkerPoolStats
 from tasks.selectors import ANSWER_COLUMNS, answers_rows
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 # ------------------------------------------------------------------------------------------- aggregation
 
@@ -46,7 +47,9 @@ class PoolAggregation:
     task_idx: IntArray  # per answer
     worker_idx: IntArray
     label_idx: IntArray
-    result: AggregationResult
+    result: AggregationResult  # its confidence calibrated (see calibration)
+    raw_confidence: FloatArray
+    calibration: Calibration
 
     @property
     def n_answers(self) -> int:
@@ -98,15 +101,15 @@ def aggregation_from_raw(
     gold_task_idx = np.searchsorted(task_ids, gold_task_id)
     golden = np.zeros(task_ids.size, dtype=bool)
     golden[gold_task_idx] = True
-    result = aggregate(
+    calibrated = aggregate_calibrated(
         method=method,
-        task_idx=task_idx,
+        task_idx=task_idx.astype(np.int64),
         worker_idx=worker_idx.astype(np.int64),
         label_idx=label,
         n_tasks=int(task_ids.size),
         n_workers=int(worker_ids.size),
         n_labels=n_labels,
-        gold_task_idx=gold_task_idx,
+        gold_task_idx=gold_task_idx.astype(np.int64),
         gold_label_idx=gold_label,
     )
     return PoolAggregation(
@@ -117,7 +120,9 @@ def aggregation_from_raw(
         task_idx=task_idx.astype(np.int64),
         worker_idx=worker_idx.astype(np.int64),
         label_idx=label,
-        result=result,
+        result=calibrated.result,
+        raw_confidence=calibrated.raw_confidence,
+        calibration=calibrated.calibration,
     )
 
 
@@ -128,7 +133,10 @@ ON_REQUEST_MAX_ANSWERS = 200_000
 
 
 def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[str, Any]]:
-    """One row per regular task: task_id, external_id, label, confidence, answers.
+    """One row per regular task: task_id, external_id, label, confidence, calibration, answers.
+
+    `calibration` says what the confidence is: "temperature" or "isotonic" when it was calibrated on the
+    pool's golden items (quality.calibration), "uncalibrated" when there were too few to fit.
 
     The pool's own method reads the stored results (at most about a minute behind the answers while the
     pool runs; exact once it has ended and its final run is done). Another method, or a pool not aggregated
@@ -138,13 +146,14 @@ def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[
     """
     chosen = parse_method(method) or pool.aggregation_method
     state = PoolAggregationState.objects.filter(pool=pool).first()
+    stored_kind = Calibration.from_json(state.calibration if state is not None else None).kind
     if state is not None and state.results_as_of is not None and state.method == chosen:
-        return _stored_rows(pool=pool)
+        return _stored_rows(pool=pool, calibration=stored_kind)
     counted = Answer.objects.filter(pool=pool).values("id")[: ON_REQUEST_MAX_ANSWERS + 1].count()
     if counted <= ON_REQUEST_MAX_ANSWERS:
         return _computed_rows(pool=pool, method=chosen)
     if chosen == pool.aggregation_method:
-        return _stored_rows(pool=pool)
+        return _stored_rows(pool=pool, calibration=stored_kind)
     raise ServiceError(
         code="method_not_stored",
         message=(
@@ -156,7 +165,7 @@ def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[
     )
 
 
-def _stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
+def _stored_rows(*, pool: Pool, calibration: str) -> Iterator[dict[str, Any]]:
     rows = (
         Task.objects.filter(pool=pool, golden_label__isnull=True)
         .order_by("id")
@@ -175,6 +184,7 @@ def _stored_rows(*, pool: Pool) -> Iterator[dict[str, Any]]:
             "external_id": external_id,
             "label": label,
             "confidence": None if confidence is None else round(confidence, 6),
+            "calibration": None if confidence is None else calibration,
             # A task answered since the latest run has no label yet; its answers are still counted.
             "answers": answers_count if answers is None else answers,
         }
@@ -198,6 +208,7 @@ def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
                 "external_id": external_id,
                 "label": None,
                 "confidence": None,
+                "calibration": None,
                 "answers": 0,
             }
             continue
@@ -206,6 +217,7 @@ def _computed_rows(*, pool: Pool, method: str) -> Iterator[dict[str, Any]]:
             "external_id": external_id,
             "label": labels[int(result.labels[code])],
             "confidence": round(float(result.confidence[code]), 6),
+            "calibration": run.calibration.kind,
             "answers": int(result.answers[code]),
         }
 
@@ -929,7 +941,7 @@ def pool_answer_rows(*, pool: Pool) -> tuple[Iterator[dict[str, Any]], list[str]
 def pool_result_rows(*, pool: Pool, method: str | None = None) -> tuple[Iterator[dict[str, Any]], list[str]]:
     """The results export: `answer` and `confidence` per task (single_choice keeps `label`)."""
     if pool.task_type == DEFAULT_TYPE:
-        columns = ["task_id", "external_id", "label", "answer", "confidence", "answers"]
+        columns = ["task_id", "external_id", "label", "answer", "confidence", "calibration", "answers"]
 
         def with_answer() -> Iterator[dict[str, Any]]:
             for row in rows:

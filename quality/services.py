@@ -27,6 +27,7 @@ from fairlabel.jobs import enqueue, enqueue_on_commit
 from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 from quality import estimate
+from quality.calibration import Calibration
 from quality.loading import pool_raw_answers, results_write, text_results_write
 from quality.models import (
     AggregationRun,
@@ -382,9 +383,19 @@ def _estimate_typed_task(*, pool: Pool, task_id: int, given: list[str]) -> _Esti
 
 
 def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tuple[int, float] | None:
+    """The task's label and confidence from its answers and the latest run's estimates, the confidence
+    calibrated as that run calibrated its own (the run's calibration is for the pool's method only)."""
     k = len(pool.labels)
+    state = (
+        PoolAggregationState.objects.filter(pool=pool)
+        .values("class_prior", "mean_confusion", "calibration", "method")
+        .first()
+    )
+    calibration = Calibration.from_json(
+        state["calibration"] if state is not None and state["method"] == pool.aggregation_method else None
+    )
     if pool.aggregation_method == AggregationMethod.MAJORITY_VOTE:
-        return estimate.estimate_vote(label_idx=given, n_labels=k)
+        return estimate.estimate_vote(label_idx=given, n_labels=k, calibration=calibration)
     known = {
         worker_id: (matrix, answers, agreed)
         for worker_id, matrix, answers, agreed in WorkerConfusion.objects.filter(
@@ -398,8 +409,7 @@ def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tup
                 for w in workers.tolist()
             ]
         )
-        return estimate.estimate_vote(label_idx=given, n_labels=k, weights=weights)
-    state = PoolAggregationState.objects.filter(pool=pool).values("class_prior", "mean_confusion").first()
+        return estimate.estimate_vote(label_idx=given, n_labels=k, weights=weights, calibration=calibration)
     if state is None or state["class_prior"] is None or state["mean_confusion"] is None:
         return None  # no run yet: nothing to judge the workers by; the first run decides
     mean = np.array(state["mean_confusion"], dtype=np.float64)
@@ -409,7 +419,10 @@ def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tup
     if confusion.shape[1:] != (k, k):
         return None  # stored under other labels (cannot happen while labels are fixed)
     return estimate.estimate_dawid_skene(
-        label_idx=given, confusion=confusion, class_prior=np.array(state["class_prior"], dtype=np.float64)
+        label_idx=given,
+        confusion=confusion,
+        class_prior=np.array(state["class_prior"], dtype=np.float64),
+        calibration=calibration,
     )
 
 
@@ -524,6 +537,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
             task_id=computed.task_id[keep],
             label=result.labels[keep],
             confidence=result.confidence[keep],
+            raw_confidence=computed.raw_confidence[keep],
             answers=result.answers[keep],
             now=now,
             as_of=as_of,
@@ -557,6 +571,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
                 "method": computed.method,
                 "class_prior": np.round(class_prior, 6).tolist(),
                 "mean_confusion": np.round(mean_confusion, 6).tolist(),
+                "calibration": computed.calibration.as_json(),
             },
         )
         run = AggregationRun.objects.create(
@@ -571,6 +586,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
             iterations=result.iterations,
             load_ms=0,
             compute_ms=0,
+            calibration=computed.calibration.as_json(),
         )
         old = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id")[RUNS_KEPT_PER_POOL:]
         AggregationRun.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()

@@ -13,6 +13,7 @@ from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.web import AuthedRequest, staff_required, worker_required
 from quality import selectors
+from quality.calibration import MIN_ITEMS
 from quality.forms import ImposeForm, ReasonForm
 from quality.heatmap import heat_rows
 from quality.models import Restriction
@@ -67,7 +68,50 @@ def staff_pool(request: AuthedRequest, pool_id: int) -> HttpResponse:
     context["task_type"] = task_type_of(pool)
     context["golden"] = selectors.golden_figures(pool=pool)
     context["top_items"] = selectors.pool_top_items(pool=pool) if pool.task_type == "pairwise" else None
+    last_run = context["state"].last_run
+    context["calibration"] = (
+        _calibration_figures(last_run.calibration)
+        if pool.task_type == "single_choice" and last_run is not None and last_run.calibration
+        else None
+    )
     return render(request, "quality/staff_pool.html", context)
+
+
+_DIAGRAM = 200  # the reliability diagram's plot is this many SVG units square, inside a 20-unit margin
+
+
+def _calibration_figures(stored: dict[str, Any]) -> dict[str, Any]:
+    """A run's calibration for the staff page: its figures and the reliability diagram's points (mean
+    confidence across, accuracy up, one point per bin sized by its items), before and after."""
+
+    def points(rows: list[list[float]]) -> list[dict[str, Any]]:
+        most = max((row[2] for row in rows), default=1)
+        return [
+            {
+                "low": low,
+                "high": high,
+                "items": int(items),
+                "confidence": confidence,
+                "accuracy": accuracy,
+                "x": round(20 + confidence * _DIAGRAM, 1),
+                "y": round(20 + (1 - accuracy) * _DIAGRAM, 1),
+                "r": round(2 + 5 * (items / most) ** 0.5, 1),
+            }
+            for low, high, items, confidence, accuracy in rows
+        ]
+
+    before, after = points(stored.get("bins_before") or []), points(stored.get("bins_after") or [])
+    by_bin: dict[tuple[float, float], dict[str, Any]] = {}
+    for side, rows in (("before", before), ("after", after)):
+        for row in rows:
+            by_bin.setdefault((row["low"], row["high"]), {"low": row["low"], "high": row["high"]})[side] = row
+    return {
+        **stored,
+        "min_items": MIN_ITEMS,
+        "before": before,
+        "after": after,
+        "bins": [by_bin[edges] for edges in sorted(by_bin)],
+    }
 
 
 @staff_required

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import factory
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Role, User
 from payouts.services import deposit_create
-from tasks.models import Pool, Task
+from tasks.models import Answer, Assignment, AssignmentStatus, Pool, Task
 from workflows.pools import pool_open
 
 PASSWORD = "correct-horse-battery-staple"
@@ -110,3 +112,29 @@ def open_pool(
         TaskFactory(pool=pool, golden_label=label, data={"text": f"item g{i}"})
     fund(pool.requester, fund_amount)
     return pool_open(pool=pool)
+
+
+def record_answer(task: Task, worker, label: str, *, golden: bool = False) -> Answer:
+    """An answer row as the submit service leaves it (the export only reads these)."""
+    now = timezone.now()
+    assignment = Assignment.objects.create(
+        task=task,
+        pool=task.pool,
+        worker=worker,
+        status=AssignmentStatus.SUBMITTED,
+        is_golden=golden,
+        created_at=now,
+        expires_at=now + timedelta(minutes=10),
+    )
+    return Answer.objects.create(
+        assignment=assignment,
+        task=task,
+        pool=task.pool,
+        worker=worker,
+        label=label,
+        submitted_at=now,
+        duration_ms=1200,
+        is_golden=golden,
+        correct=(label == task.golden_label) if golden else None,
+        reward=Decimal("0.05"),
+    )

@@ -64,3 +64,23 @@ def test_the_staff_pages_of_each_type_show_its_figures(new_page, live_server, sh
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # long answers wrap
     assert _axe_problems(page) == []
     page.screenshot(path=str(shots / f"staff-{task_type}-worker.png"), full_page=True)
+
+
+def test_the_calibration_card_reads_on_a_desk_and_a_phone(new_page, live_server, shots):
+    from quality.services import pool_aggregate
+    from tests.quality.test_calibrated_runs import split_crowd
+
+    pool, _ = split_crowd()
+    pool_aggregate(pool=pool)
+    page = _as_staff(new_page, live_server)
+    page.goto(f"/staff/quality/pools/{pool.pk}/")
+    card = page.locator("#calibration")
+    assert "Calibrated by temperature" in card.inner_text()
+    assert card.locator("svg circle.before").count() >= 2 and card.locator("svg circle.after").count() >= 2
+    assert _axe_problems(page) == []
+    card.screenshot(path=str(shots / "staff-calibration.png"))
+
+    phone = _as_staff(new_page, live_server, viewport={"width": 360, "height": 740}, has_touch=True)
+    phone.goto(f"/staff/quality/pools/{pool.pk}/")
+    assert phone.evaluate(MEASURE) == []
+    phone.locator("#calibration").screenshot(path=str(shots / "staff-calibration-phone.png"))

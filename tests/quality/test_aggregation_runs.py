@@ -147,6 +147,7 @@ def test_results_endpoint_reads_stored_results_and_computes_other_methods(api):
             "label": "OK",
             "answer": "OK",
             "confidence": 0.5,
+            "calibration": "uncalibrated",  # the pool has too few golden tasks to fit one
             "answers": 3,
         }
     ]
@@ -159,6 +160,7 @@ def test_results_endpoint_reads_stored_results_and_computes_other_methods(api):
             "label": "Bad",
             "answer": "Bad",
             "confidence": 0.666667,
+            "calibration": "uncalibrated",
             "answers": 3,
         }
     ]
@@ -166,7 +168,7 @@ def test_results_endpoint_reads_stored_results_and_computes_other_methods(api):
     csv_body = b"".join(
         client.get(f"/api/v1/pools/{pool.pk}/results/?method=mv&format=csv").streaming_content
     )
-    assert f"{task.pk},,Bad,Bad,0.666667,3" in csv_body.decode().splitlines()
+    assert f"{task.pk},,Bad,Bad,0.666667,uncalibrated,3" in csv_body.decode().splitlines()
     bad = client.get(f"/api/v1/pools/{pool.pk}/results/?method=glad")
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_method"
@@ -189,6 +191,7 @@ def test_big_pools_are_never_aggregated_inside_a_request(api, monkeypatch):
         "label": None,
         "answer": None,
         "confidence": None,
+        "calibration": None,
         "answers": 3,
     }
     status, refused = get("?method=mv")
@@ -239,10 +242,15 @@ def test_copy_reads_every_answer_that_counts_and_writes_the_results():
         task_id=np.array([t.pk for t in tasks]),
         label=np.array([1]),
         confidence=np.array([0.75]),
+        raw_confidence=np.array([0.96]),
         answers=np.array([3]),
     )
-    rows = list(TaskResult.objects.filter(pool=pool).values_list("task_id", "label", "confidence", "answers"))
-    assert rows == [(tasks[0].pk, "Bad", 0.75, 3)]
+    rows = list(
+        TaskResult.objects.filter(pool=pool).values_list(
+            "task_id", "label", "confidence", "raw_confidence", "answers"
+        )
+    )
+    assert rows == [(tasks[0].pk, "Bad", 0.75, 0.96, 3)]
 
 
 def test_answers_ask_for_one_debounced_run_and_the_run_clears_it(broker, django_capture_on_commit_callbacks):

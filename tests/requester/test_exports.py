@@ -5,43 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from quality.selectors import results_for_pool
-from tasks.models import Answer, Assignment, AssignmentStatus, Task
-from tests.factories import PoolFactory, TaskFactory, WorkerFactory
+from tasks.models import Task
+from tests.factories import PoolFactory, TaskFactory, WorkerFactory, record_answer
 
 pytestmark = pytest.mark.django_db
-
-
-def record_answer(task: Task, worker, label: str, *, golden: bool = False) -> Answer:
-    """An answer row as the submit service leaves it (the export only reads these)."""
-    now = timezone.now()
-    assignment = Assignment.objects.create(
-        task=task,
-        pool=task.pool,
-        worker=worker,
-        status=AssignmentStatus.SUBMITTED,
-        is_golden=golden,
-        created_at=now,
-        expires_at=now + timedelta(minutes=10),
-    )
-    return Answer.objects.create(
-        assignment=assignment,
-        task=task,
-        pool=task.pool,
-        worker=worker,
-        label=label,
-        submitted_at=now,
-        duration_ms=1200,
-        is_golden=golden,
-        correct=(label == task.golden_label) if golden else None,
-        reward=Decimal("0.05"),
-    )
 
 
 def body(response) -> str:
@@ -66,6 +37,7 @@ def test_results_merge_votes_per_task_with_ties_in_label_order():
         "external_id": None,
         "label": "Bad",  # 1-1 tie: the pool's first label wins
         "confidence": 0.5,
+        "calibration": "uncalibrated",  # one golden task: too few to fit a calibration
         "answers": 2,
     }
     assert rows[clear.pk]["label"] == "Spam" and rows[clear.pk]["confidence"] == 1.0
@@ -109,6 +81,7 @@ def test_json_and_jsonl_carry_the_contract_fields(api):
         "label": "Bad",
         "answer": "Bad",
         "confidence": 1.0,
+        "calibration": "uncalibrated",
         "answers": 1,
     }
 
@@ -132,6 +105,7 @@ def test_large_exports_stream_in_chunks(api):
         "label",
         "answer",
         "confidence",
+        "calibration",
         "answers",
     ]
     assert rows[-1][1] == "ext-14999"

@@ -49,7 +49,7 @@ def test_requester_creates_uploads_opens_and_downloads():
     download = client.get(f"/pools/{pool.pk}/download/results/?format=csv")
     assert download["Content-Disposition"] == f'attachment; filename="pool-{pool.pk}-results.csv"'
     assert b"".join(download.streaming_content).startswith(
-        b"task_id,external_id,label,answer,confidence,answers"
+        b"task_id,external_id,label,answer,confidence,calibration,answers"
     )
     assert client.get(f"/pools/{pool.pk}/download/secrets/").status_code == 404
 

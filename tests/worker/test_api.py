@@ -232,7 +232,7 @@ def test_answers_and_results_exports(api, worker):
     assert sorted((r["answers"], r["label"]) for r in results if r["answers"]) == [(1, "Bad")]
     assert [r["label"] for r in results if not r["answers"]] == [None]
     csv_body = b"".join(client.get(f"/api/v1/pools/{pool.pk}/results/?format=csv").streaming_content).decode()
-    assert csv_body.splitlines()[0] == "task_id,external_id,label,answer,confidence,answers"
+    assert csv_body.splitlines()[0] == "task_id,external_id,label,answer,confidence,calibration,answers"
     assert "'=HYPERLINK(1)" in csv_body
     jsonl = b"".join(client.get(f"/api/v1/pools/{pool.pk}/answers/?format=jsonl").streaming_content).decode()
     assert json.loads(jsonl.splitlines()[0])["label"] == "Bad"

@@ -1,6 +1,7 @@
 """``manage.py aggregate ANSWERS.csv``: the pools' label aggregation, for answers from anywhere.
 
-No database: reads CSV files, calls ``quality.aggregation.aggregate`` and writes CSV.
+No database and no SECRET_KEY: reads CSV files, calls ``quality.calibration.aggregate_calibrated`` (the
+pools' aggregation and calibration) and writes CSV; the calibration's figures go to standard error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fairlabel.spreadsheets import spreadsheet_row
-from quality.aggregation import DEFAULT_METHOD, METHODS, aggregate, encode_answers, label_sort_key
+from quality.aggregation import DEFAULT_METHOD, METHODS, encode_answers, label_sort_key
+from quality.calibration import MIN_ITEMS, Calibration, aggregate_calibrated
 
 ANSWERS_HEADER = ("task", "worker", "label")
 GOLD_HEADER = ("task", "label")
@@ -27,7 +29,9 @@ class Command(BaseCommand):
         "task,worker,label; GOLD.csv has task,label (golden tasks: their label is known and anchors "
         "the estimate; gold rows for tasks without answers are ignored). Writes task,label,confidence, "
         "one row per task in ANSWERS.csv in order of first appearance. Ties go to the first label in "
-        "sorted order (integer labels numerically). Blank lines are skipped."
+        f"sorted order (integer labels numerically). Blank lines are skipped. With at least {MIN_ITEMS} "
+        "answered golden tasks the confidence is calibrated on them, held out in turn, as pools do; the "
+        "calibration and its expected calibration error before and after go to standard error."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD)
         parser.add_argument(
             "--output", metavar="OUT.csv", type=Path, default=None, help="default: standard output"
+        )
+        parser.add_argument(
+            "--raw", action="store_true", help="write the method's own confidence, not the calibrated one"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -60,7 +67,7 @@ class Command(BaseCommand):
         task_code = {task: i for i, task in enumerate(encoded.tasks)}
         label_code = {label: i for i, label in enumerate(encoded.labels)}
         golden = [(task_code[task], label_code[label]) for task, label in gold.items() if task in task_code]
-        result = aggregate(
+        calibrated = aggregate_calibrated(
             method=options["method"],
             task_idx=encoded.task_idx,
             worker_idx=encoded.worker_idx,
@@ -71,12 +78,15 @@ class Command(BaseCommand):
             gold_task_idx=np.array([task for task, _ in golden], dtype=np.int64),
             gold_label_idx=np.array([label for _, label in golden], dtype=np.int64),
         )
+        result = calibrated.result
+        written = calibrated.raw_confidence if options["raw"] else result.confidence
+        self.stderr.write(calibration_summary(calibration=calibrated.calibration))
 
         with open_output(options["output"], self.stdout) as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(("task", "label", "confidence"))
             for task, label, confidence in zip(
-                encoded.tasks, result.labels.tolist(), result.confidence.tolist(), strict=True
+                encoded.tasks, result.labels.tolist(), written.tolist(), strict=True
             ):
                 writer.writerow(spreadsheet_row((task, encoded.labels[label], f"{confidence:.6f}")))
 
@@ -145,3 +155,31 @@ def open_output(path: Path | None, stdout: Any) -> Iterator[TextIO]:
             yield f
     except OSError as exc:
         raise CommandError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def calibration_summary(*, calibration: Calibration) -> str:
+    """What the staff page shows of a run's calibration, as text."""
+    if calibration.kind == "uncalibrated":
+        return (
+            f"uncalibrated: {calibration.items} answered golden tasks, at least {MIN_ITEMS} are needed to "
+            "calibrate; confidence is the method's own"
+        )
+    how = (
+        f"temperature {calibration.temperature:.3f}, uniform mix {calibration.mix:g}"
+        if calibration.kind == "temperature"
+        else "isotonic"
+    )
+    lines = [
+        f"calibrated ({how}) on {calibration.items} golden tasks, each held out of the fit that scored it",
+        f"expected calibration error on them: {calibration.ece_before:.3f} before, {calibration.ece_after:.3f} "
+        "after (cross-validated)",
+        "bin, tasks, mean confidence before -> accuracy | after -> accuracy",
+    ]
+    after = {(row[0], row[1]): row for row in calibration.bins_after}
+    before = {(row[0], row[1]): row for row in calibration.bins_before}
+    for edges in sorted(set(before) | set(after)):
+        b, a = before.get(edges), after.get(edges)
+        left = f"{b[2]:4d}  {b[3]:.3f} -> {b[4]:.3f}" if b else " " * 20
+        right = f"{a[2]:4d}  {a[3]:.3f} -> {a[4]:.3f}" if a else ""
+        lines.append(f"{edges[0]:.3f}-{edges[1]:.3f}  {left} | {right}")
+    return "\n".join(lines)

@@ -216,7 +216,11 @@ def test_good_answers_are_stored_and_read_back_and_bad_ones_write_nothing(api, r
         if TYPES[task_type].per_label_confidence and task in by_task:
             # Each label's own probability, on the side of 0.5 the result took it.
             labels = case.pool["labels"]
-            assert per_label is not None and list(per_label) == labels and all(0.0 <= p <= 1.0 for p in per_label.values())
+            assert (
+                per_label is not None
+                and list(per_label) == labels
+                and all(0.0 <= p <= 1.0 for p in per_label.values())
+            )
             assert [label for label in labels if per_label[label] >= 0.5] == by_task[task]["answer"]
         else:
             assert per_label is None and "label_confidence" not in by_task.get(task, {})
