@@ -613,6 +613,7 @@ def _store_typed(
     result = computed.result
     keep = np.flatnonzero((~computed.golden) & (computed.answers > 0))
     answers = [result.answers[i] for i in keep.tolist()]
+    texts = [_result_text(answer) for answer in answers]
     agreed = np.round(result.worker_score * computed.worker_answers).astype(np.int64)
     now = timezone.now()
     with transaction.atomic():
@@ -620,8 +621,12 @@ def _store_typed(
             pool=pool,
             method=method,
             task_id=computed.task_id[keep],
-            text=[_result_text(answer) for answer in answers],
-            answer_json=[json.dumps(answer, ensure_ascii=False) for answer in answers],
+            text=texts,
+            # A list's text is already its JSON (compact); only a text answer needs quoting.
+            answer_json=[
+                json.dumps(answer, ensure_ascii=False) if isinstance(answer, str) else text
+                for answer, text in zip(answers, texts, strict=True)
+            ],
             label_confidence_json=_label_confidence_json(
                 result.label_confidence, keep=keep, labels=list(pool.labels)
             ),
