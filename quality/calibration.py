@@ -32,10 +32,10 @@ Kinds:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +78,22 @@ class Calibration:
     ece_after: float | None = None
     bins_before: tuple[tuple[float, float, int, float, float], ...] = field(default=())
     bins_after: tuple[tuple[float, float, int, float, float], ...] = field(default=())
+    # Mean log-probability of the true label on the held-out golden items, each under a calibration fitted on
+    # the other folds (None when uncalibrated): what quality.selection compares methods by.
+    log_likelihood: float | None = None
+
+    def distribution(self, posterior: FloatArray) -> FloatArray:
+        """The calibrated (n_labels, n_tasks) distribution: the top label gets apply()'s confidence; under a
+        temperature the rest is the scaled posterior's, under isotonic it is shared evenly."""
+        if self.kind == TEMPERATURE and self.temperature is not None:
+            return temperature_scaled(posterior, self.temperature, mix=self.mix)
+        if self.kind == ISOTONIC:
+            k = posterior.shape[0]
+            top = self.apply(posterior)
+            spread = np.repeat(((1.0 - top) / max(k - 1, 1))[None, :], k, axis=0)
+            spread[np.argmax(posterior, axis=0), np.arange(posterior.shape[1])] = top
+            return spread
+        return posterior
 
     def apply(self, posterior: FloatArray) -> FloatArray:
         """Calibrated top confidence per task from a (n_labels, n_tasks) posterior; the chosen label is the
@@ -92,25 +108,35 @@ class Calibration:
             "mix": self.mix,
             "ece_before": None if self.ece_before is None else round(self.ece_before, 6),
             "ece_after": None if self.ece_after is None else round(self.ece_after, 6),
+            "log_likelihood": None if self.log_likelihood is None else round(self.log_likelihood, 6),
             "bins_before": [list(row) for row in self.bins_before],
             "bins_after": [list(row) for row in self.bins_after],
             "isotonic": [list(self.isotonic_x), list(self.isotonic_y)] if self.kind == ISOTONIC else None,
         }
 
     @staticmethod
-    def from_json(value: dict[str, object] | None) -> Calibration:
+    def from_json(value: Mapping[str, Any] | None) -> Calibration:
+        """The inverse of as_json (a run's or a pool's stored calibration); None or {} is uncalibrated."""
         if not value:
             return Calibration(kind=UNCALIBRATED, items=0)
         iso = value.get("isotonic") or [[], []]
-        assert isinstance(iso, list)
-        temperature = value.get("temperature")
+
+        def optional(name: str) -> float | None:
+            found = value.get(name)
+            return None if found is None else float(found)
+
         return Calibration(
             kind=str(value["kind"]),
-            items=int(str(value.get("items", 0))),
-            temperature=None if temperature is None else float(str(temperature)),
-            mix=float(str(value.get("mix", 0.0))),
+            items=int(value.get("items", 0)),
+            temperature=optional("temperature"),
+            mix=float(value.get("mix", 0.0)),
             isotonic_x=tuple(float(x) for x in iso[0]),
             isotonic_y=tuple(float(y) for y in iso[1]),
+            ece_before=optional("ece_before"),
+            ece_after=optional("ece_after"),
+            bins_before=tuple(tuple(row) for row in value.get("bins_before") or ()),
+            bins_after=tuple(tuple(row) for row in value.get("bins_after") or ()),
+            log_likelihood=optional("log_likelihood"),
         )
 
 
@@ -266,9 +292,15 @@ def calibration_fit(posterior: FloatArray, truth: IntArray, *, folds: int = FOLD
     # The "after" figures: each fold's items calibrated by a fit on the other folds only.
     fold = gold_folds(n, folds=folds)
     after = np.zeros(n)
+    log_true = np.zeros(n)
     for k in range(folds):
         rest = fold != k
-        after[~rest] = _fitted(kind, posterior[:, rest], truth[rest]).apply(posterior[:, ~rest])
+        fitted = _fitted(kind, posterior[:, rest], truth[rest])
+        after[~rest] = fitted.apply(posterior[:, ~rest])
+        distribution = fitted.distribution(posterior[:, ~rest])
+        log_true[~rest] = np.log(
+            np.maximum(distribution[truth[~rest], np.arange(int((~rest).sum()))], _FLOOR)
+        )
     ece_after, bins_after = reliability(after, correct)
     final = _fitted(kind, posterior, truth)
     return Calibration(
@@ -282,6 +314,7 @@ def calibration_fit(posterior: FloatArray, truth: IntArray, *, folds: int = FOLD
         ece_after=ece_after,
         bins_before=bins_before,
         bins_after=bins_after,
+        log_likelihood=float(log_true.mean()),
     )
 
 

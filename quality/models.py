@@ -168,6 +168,9 @@ class AggregationRun(models.Model):
     reopened_tasks = models.PositiveIntegerField(default=0)
     # single_choice: the calibration fitted on held-out golden items (quality.calibration.Calibration.as_json).
     calibration = models.JSONField(null=True, blank=True)
+    # A pool whose method is "auto": the method chosen, the runner-up and every candidate's held-out score
+    # (quality.selection.MethodChoice.as_json); `method` above is the one chosen.
+    method_choice = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["pool", "-started_at"], name="aggregationrun_pool")]

@@ -20,14 +20,15 @@ from quality.aggregation import (
     SKILL_PRIOR_CORRECT,
     AggregationResult,
 )
-from quality.calibration import Calibration, aggregate_calibrated
+from quality.calibration import Calibration
 from quality.loading import pool_raw_answers, pool_text_answers
 from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
+from quality.selection import AUTO, CANDIDATES, MethodChoice, aggregate_chosen
 from quality.skill import SkillVerdict, skill_verdict
 from quality.types import DEFAULT_TYPE, task_type_of
 from quality.types.base import TypeAnswers, TypeResults, label_confidence_of
 from quality.types.boxes.shape import SIZE_FIELDS, coco_bbox, pixels
-from tasks.models import Answer, Pool, Task, WorkerPoolStats
+from tasks.models import AggregationMethod, Answer, Pool, Task, WorkerPoolStats
 from tasks.selectors import ANSWER_COLUMNS, answers_rows
 
 IntArray = npt.NDArray[np.int64]
@@ -38,7 +39,9 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class PoolAggregation:
-    """An aggregation of a pool's answers, with the codes translated back to database ids."""
+    """An aggregation of a pool's answers, with the codes translated back to database ids.
+
+    `method` is the method that ran (for "auto", the one chosen; `choice` says why)."""
 
     method: str
     task_id: IntArray  # task code -> Task id (answered or golden tasks), ascending
@@ -50,6 +53,7 @@ class PoolAggregation:
     result: AggregationResult  # its confidence calibrated (see calibration)
     raw_confidence: FloatArray
     calibration: Calibration
+    choice: MethodChoice | None = None
 
     @property
     def n_answers(self) -> int:
@@ -57,14 +61,15 @@ class PoolAggregation:
 
 
 def parse_method(value: str | None) -> str | None:
-    """The `method` query parameter: None when absent, else one of METHODS (400 otherwise)."""
+    """The `method` query parameter: None when absent, else one of METHODS or "auto" (400 otherwise)."""
     if value is None or value == "":
         return None
-    if value not in METHODS:
+    allowed = (*METHODS, AUTO)
+    if value not in allowed:
         raise ServiceError(
             code="invalid_method",
-            message=f"method must be one of: {', '.join(METHODS)}.",
-            details={"allowed": list(METHODS)},
+            message=f"method must be one of: {', '.join(allowed)}.",
+            details={"allowed": list(allowed)},
         )
     return value
 
@@ -101,8 +106,8 @@ def aggregation_from_raw(
     gold_task_idx = np.searchsorted(task_ids, gold_task_id)
     golden = np.zeros(task_ids.size, dtype=bool)
     golden[gold_task_idx] = True
-    calibrated = aggregate_calibrated(
-        method=method,
+    chosen = aggregate_chosen(
+        candidates=CANDIDATES if method == AUTO else (method,),
         task_idx=task_idx.astype(np.int64),
         worker_idx=worker_idx.astype(np.int64),
         label_idx=label,
@@ -112,6 +117,8 @@ def aggregation_from_raw(
         gold_task_idx=gold_task_idx.astype(np.int64),
         gold_label_idx=gold_label,
     )
+    choice = chosen.choice if method == AUTO else None
+    calibrated, method = chosen.calibrated, chosen.choice.method
     return PoolAggregation(
         method=method,
         task_id=task_ids.astype(np.int64),
@@ -123,6 +130,7 @@ def aggregation_from_raw(
         result=calibrated.result,
         raw_confidence=calibrated.raw_confidence,
         calibration=calibrated.calibration,
+        choice=choice,
     )
 
 
@@ -147,7 +155,11 @@ def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[
     chosen = parse_method(method) or pool.aggregation_method
     state = PoolAggregationState.objects.filter(pool=pool).first()
     stored_kind = Calibration.from_json(state.calibration if state is not None else None).kind
-    if state is not None and state.results_as_of is not None and state.method == chosen:
+    # An "auto" pool's runs store the method they chose; they are its stored results.
+    stored_by = (
+        AUTO if state is not None and pool.aggregation_method == AUTO else (state.method if state else None)
+    )
+    if state is not None and state.results_as_of is not None and stored_by == chosen:
         return _stored_rows(pool=pool, calibration=stored_kind)
     counted = Answer.objects.filter(pool=pool).values("id")[: ON_REQUEST_MAX_ANSWERS + 1].count()
     if counted <= ON_REQUEST_MAX_ANSWERS:
@@ -778,6 +790,43 @@ def pool_aggregation_status(*, pool: Pool) -> AggregationStatus:
         due_at=state.due_at if state is not None else None,
         running=bool(state is not None and state.running_until and state.running_until > timezone.now()),
         last_run=last_run,
+    )
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    """What the latest run of a single-label pool did, for the requester's and the staff's pages."""
+
+    method: str  # the method that ran
+    method_label: str
+    chosen: bool  # the pool's method is "auto" and this run chose it
+    fell_back: bool  # auto, but too few golden items to compare: Dawid-Skene
+    runner_up: str | None
+    scores: list[tuple[str, float | None]]  # (method label, held-out log-likelihood per golden task)
+    calibration: Calibration
+
+
+def pool_method_summary(*, pool: Pool) -> MethodSummary | None:
+    """The latest run's method, why it was chosen and its calibration; None before a first run or for a pool of
+    another task type (those aggregate by their type's own method)."""
+    from quality.models import AggregationRun
+
+    if pool.task_type != DEFAULT_TYPE:
+        return None
+    run = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id").first()
+    if run is None:
+        return None
+    names = dict(AggregationMethod.choices)
+    choice = run.method_choice or {}
+    runner_up = choice.get("runner_up")
+    return MethodSummary(
+        method=run.method,
+        method_label=names.get(run.method, run.method),
+        chosen=bool(choice),
+        fell_back=bool(choice.get("fell_back")),
+        runner_up=names.get(runner_up, runner_up) if runner_up else None,
+        scores=[(names.get(m, m), s) for m, s in (choice.get("scores") or {}).items()],
+        calibration=Calibration.from_json(run.calibration),
     )
 
 

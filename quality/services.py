@@ -391,10 +391,14 @@ def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tup
         .values("class_prior", "mean_confusion", "calibration", "method")
         .first()
     )
+    method = pool.aggregation_method
+    if method == AggregationMethod.AUTO:
+        # The method the latest run chose; before any run, Dawid-Skene (which waits for that run).
+        method = state["method"] if state is not None and state["method"] else AggregationMethod.DAWID_SKENE
     calibration = Calibration.from_json(
-        state["calibration"] if state is not None and state["method"] == pool.aggregation_method else None
+        state["calibration"] if state is not None and state["method"] == method else None
     )
-    if pool.aggregation_method == AggregationMethod.MAJORITY_VOTE:
+    if method == AggregationMethod.MAJORITY_VOTE:
         return estimate.estimate_vote(label_idx=given, n_labels=k, calibration=calibration)
     known = {
         worker_id: (matrix, answers, agreed)
@@ -402,7 +406,7 @@ def _estimate_task(*, pool: Pool, workers: np.ndarray, given: np.ndarray) -> tup
             pool=pool, worker_id__in=workers.tolist()
         ).values_list("worker_id", "matrix", "answers", "agreed")
     }
-    if pool.aggregation_method == AggregationMethod.WAWA:
+    if method == AggregationMethod.WAWA:
         weights = np.array(
             [
                 estimate.wawa_weight(agreed=known[w][2], answers=known[w][1]) if w in known else 0.5
@@ -587,6 +591,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
             load_ms=0,
             compute_ms=0,
             calibration=computed.calibration.as_json(),
+            method_choice=None if computed.choice is None else computed.choice.as_json(),
         )
         old = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id")[RUNS_KEPT_PER_POOL:]
         AggregationRun.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()

@@ -46,7 +46,7 @@ _pool_response = inline_serializer(
         "min_skill": serializers.FloatField(),
         "min_golden": serializers.IntegerField(),
         "min_seconds": serializers.FloatField(allow_null=True),
-        "aggregation_method": serializers.ChoiceField(choices=["ds", "mv", "wawa"]),
+        "aggregation_method": serializers.ChoiceField(choices=["ds", "mv", "wawa", "auto"]),
         "target_confidence": serializers.FloatField(allow_null=True),
         "min_overlap": serializers.IntegerField(allow_null=True),
         "acceptance": serializers.ChoiceField(choices=["instant", "review"]),
@@ -220,8 +220,11 @@ class PoolResultsView(APIView):
             OpenApiParameter(
                 "method",
                 str,
-                enum=["ds", "mv", "wawa"],
-                description="Aggregation method; default: the pool's aggregation_method (stored results).",
+                enum=["ds", "mv", "wawa", "auto"],
+                description=(
+                    "Aggregation method; default: the pool's aggregation_method (stored results). auto: the method "
+                    "whose calibrated confidence best predicts the golden items, each held out of its own fit."
+                ),
             ),
         ],
         responses=_export_responses,

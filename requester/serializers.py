@@ -47,7 +47,7 @@ class PoolCreateSerializer(serializers.Serializer):
     min_skill = RealNumberField(min_value=0, max_value=1, default=0.7)
     min_golden = WholeNumberField(column=_pool("min_golden"), min_value=1, max_value=1000, default=5)
     min_seconds = RealNumberField(min_value=0, max_value=3600, allow_null=True, default=None)
-    aggregation_method = serializers.ChoiceField(choices=["ds", "mv", "wawa"], default="ds")
+    aggregation_method = serializers.ChoiceField(choices=["ds", "mv", "wawa", "auto"], default="ds")
     target_confidence = RealNumberField(min_value=0.5, max_value=1, allow_null=True, default=None)
     min_overlap = WholeNumberField(
         column=_pool("min_overlap"), min_value=1, max_value=100, allow_null=True, default=None

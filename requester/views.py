@@ -22,7 +22,15 @@ from fairlabel.web import AuthedRequest, requester_required
 from integrations import selectors as integration_selectors
 from integrations.services import import_job_create
 from payouts.selectors import answers_cost
-from quality.selectors import ITEM_COLUMNS, pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
+from quality.calibration import MIN_ITEMS as CALIBRATION_MIN_ITEMS
+from quality.selectors import (
+    ITEM_COLUMNS,
+    pool_answer_rows,
+    pool_items,
+    pool_method_summary,
+    pool_result_rows,
+    pool_results_coco,
+)
 from quality.types import row_check
 from requester import charts, dashboard
 from requester.exports import parse_format, stream_coco, stream_rows
@@ -148,6 +156,8 @@ def _pool_page_context(pool: Pool) -> dict[str, Any]:
             "instructions_editable": pool.status in (PoolStatus.DRAFT, PoolStatus.OPEN, PoolStatus.PAUSED),
             "golden_stats": dashboard.pool_golden_stats(pool=pool),
             "results_preview": dashboard.pool_results_preview(pool=pool),
+            "method_summary": pool_method_summary(pool=pool),
+            "min_items": CALIBRATION_MIN_ITEMS,
             "background_mb": settings.IMPORT_BACKGROUND_BYTES // (1024 * 1024),
             **_charts_context(pool, stats),
         }

@@ -19,6 +19,7 @@ class AggregationMethod(models.TextChoices):
     DAWID_SKENE = "ds", "Dawid-Skene seeded with golden items"
     MAJORITY_VOTE = "mv", "Majority vote"
     WAWA = "wawa", "Worker agreement with aggregate (Wawa)"
+    AUTO = "auto", "Chosen per run by the golden items (held-out log-likelihood)"
 
 
 class Acceptance(models.TextChoices):

@@ -84,3 +84,29 @@ def test_the_calibration_card_reads_on_a_desk_and_a_phone(new_page, live_server,
     phone.goto(f"/staff/quality/pools/{pool.pk}/")
     assert phone.evaluate(MEASURE) == []
     phone.locator("#calibration").screenshot(path=str(shots / "staff-calibration-phone.png"))
+
+
+def test_the_requester_reads_which_method_ran_and_how_sure_it_is(new_page, live_server, shots):
+    from quality.services import pool_aggregate
+    from tests.quality.test_calibrated_runs import split_crowd
+
+    pool, _ = split_crowd()
+    pool.aggregation_method = "auto"
+    pool.save(update_fields=["aggregation_method"])
+    pool_aggregate(pool=pool)
+    client = Client()
+    client.force_login(pool.requester)
+    for name, options in (
+        ("desk", {}),
+        ("phone", {"viewport": {"width": 360, "height": 740}, "has_touch": True}),
+    ):
+        page = new_page(**options)
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+        )
+        page.goto(f"/pools/{pool.pk}/")
+        summary = page.locator(".method-summary")
+        assert "chosen by the pool's golden items" in summary.inner_text()
+        assert page.evaluate(MEASURE) == []
+        summary.locator("xpath=..").screenshot(path=str(shots / f"requester-method-{name}.png"))

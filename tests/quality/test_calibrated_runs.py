@@ -114,3 +114,63 @@ def test_the_submit_time_estimate_is_calibrated_as_the_run_was():
     assert estimate.confidence < 0.6  # the raw share (0.67) would have said more
     fresh.refresh_from_db()
     assert fresh.remaining == 2  # below the target: the task keeps its last two places
+
+
+def test_an_auto_pool_runs_the_method_its_golden_items_choose(api):
+    pool, _ = split_crowd()
+    pool.aggregation_method = "auto"
+    pool.save(update_fields=["aggregation_method"])
+    run = pool_aggregate(pool=pool)
+    choice = run.method_choice
+    assert choice is not None and run.method == choice["chosen"] in ("ds", "mv", "wawa")
+    assert set(choice["scores"]) == {"ds", "mv", "wawa"} and choice["runner_up"] != choice["chosen"]
+    best = max(choice["scores"], key=lambda m: choice["scores"][m])
+    assert choice["chosen"] == best
+    state = PoolAggregationState.objects.get(pool=pool)
+    assert state.method == run.method
+    # The stored results are what the requester gets (no aggregation inside the request).
+    TaskResult.objects.filter(pool=pool).update(confidence=0.123)
+    assert {row["confidence"] for row in results(api(pool.requester), pool.pk).values()} == {0.123}
+
+    requester = Client()
+    requester.force_login(pool.requester)
+    page = requester.get(f"/pools/{pool.pk}/").content.decode()
+    assert (
+        "chosen by the pool's golden items over" in page
+        and "Confidence is calibrated on 40 golden items" in page
+    )
+    staff = Client()
+    staff.force_login(StaffFactory())
+    page = staff.get(f"/staff/quality/pools/{pool.pk}/").content.decode()
+    assert "Each method's held-out score" in page
+
+
+def test_an_auto_pool_through_the_api(api, requester):
+    from tests.factories import fund
+
+    created = api(requester).post(
+        "/api/v1/pools/",
+        {
+            "name": "Auto",
+            "reward": "0.05",
+            "overlap": 3,
+            "labels": ["OK", "Bad"],
+            "aggregation_method": "auto",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["aggregation_method"] == "auto"
+    fund(requester, "1")
+    refused = api(requester).post(
+        "/api/v1/pools/",
+        {
+            "name": "Bad",
+            "reward": "0.05",
+            "overlap": 3,
+            "labels": ["OK", "Bad"],
+            "aggregation_method": "best",
+        },
+        format="json",
+    )
+    assert refused.status_code == 400 and "aggregation_method" in json.dumps(refused.json())
