@@ -101,6 +101,25 @@ def ours(method: str, data: Dataset, given: np.ndarray | None) -> np.ndarray:
     return np.asarray(result.labels)
 
 
+def ours_auto(data: Dataset) -> np.ndarray:
+    """The method a pool set to "auto" would choose with the given 10% of gold (quality.selection)."""
+    from quality.selection import aggregate_chosen
+
+    encoded = data.encoded
+    chosen = aggregate_chosen(
+        task_idx=encoded.task_idx,
+        worker_idx=encoded.worker_idx,
+        label_idx=encoded.label_idx,
+        n_tasks=len(encoded.tasks),
+        n_workers=len(encoded.workers),
+        n_labels=len(encoded.labels),
+        gold_task_idx=data.gold_task[data.given],
+        gold_label_idx=data.gold_label[data.given],
+    )
+    print(f"  {data.name}: auto chose {chosen.choice.method} (scores {chosen.choice.as_json()['scores']})")
+    return np.asarray(chosen.calibrated.result.labels)
+
+
 def crowdkit_labels(model: Any, data: Dataset, given: np.ndarray | None = None) -> np.ndarray:
     import pandas as pd  # type: ignore[import-untyped]
 
@@ -121,6 +140,7 @@ COLUMNS = (
     "ours ds",
     "ours mv",
     "ours wawa",
+    "ours auto",
     "ck MV",
     "ck DS",
     "ck DS+gold",
@@ -137,6 +157,7 @@ def bench_datasets() -> list[dict[str, Any]]:
         "ours ds": lambda d: ours("ds", d, None),
         "ours mv": lambda d: ours("mv", d, d.given),
         "ours wawa": lambda d: ours("wawa", d, d.given),
+        "ours auto": lambda d: ours_auto(d),
         "ck MV": lambda d: crowdkit_labels(MajorityVote(), d),
         "ck DS": lambda d: crowdkit_labels(DawidSkene(n_iter=100), d),
         "ck DS+gold": lambda d: crowdkit_labels(DawidSkene(n_iter=100), d, d.given),
