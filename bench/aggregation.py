@@ -488,6 +488,110 @@ def print_calibrated(rows: list[dict[str, Any]]) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
+REPLAY_TARGETS = (0.9, 0.95)
+REPLAY_MIN_OVERLAP = 2
+
+
+def bench_overlap_replay() -> list[dict[str, Any]]:
+    """Dynamic overlap on the data sets, replayed: what stopping each task at a target confidence would have
+    saved, against every answer the set has (its fixed overlap), 10% of gold given as above.
+
+    As the platform does between runs: a Dawid-Skene run on every answer (with its calibration on the given
+    gold) supplies the workers' confusion matrices and the class prior; each regular task's answers then
+    arrive in a seeded random order, and after each one from the REPLAY_MIN_OVERLAP-th on, the submit-time
+    estimate (quality.estimate, calibrated) stops the task once it reaches the target. A last run on the
+    answers kept gives the labels, as the pool's next run would; accuracy is on the scored 90% of gold. The
+    worker estimates come from the whole set, which a live pool only has at the end: the figures are what the
+    rule saves once the workers are known, not from a cold start. Given golden items keep all their answers."""
+    from quality.calibration import aggregate_calibrated
+    from quality.estimate import estimate_dawid_skene
+
+    rows = []
+    for data in load_datasets():
+        encoded = data.encoded
+        n_tasks, n_workers, k = len(encoded.tasks), len(encoded.workers), len(encoded.labels)
+        common = {"method": "ds", "n_tasks": n_tasks, "n_workers": n_workers, "n_labels": k}
+        gold = {"gold_task_idx": data.gold_task[data.given], "gold_label_idx": data.gold_label[data.given]}
+        task, worker, label = encoded.task_idx, encoded.worker_idx, encoded.label_idx
+        full = aggregate_calibrated(task_idx=task, worker_idx=worker, label_idx=label, **common, **gold)
+        confusion = full.result.confusion
+        assert confusion is not None
+        labelled = full.result.labels[full.result.labels >= 0]
+        prior = (np.bincount(labelled, minlength=k) + 1.0) / (labelled.size + k)
+        scored_task, truth = data.gold_task[data.scored], data.gold_label[data.scored]
+        fixed_right = float((full.result.labels[scored_task] == truth).mean())
+        given = np.zeros(n_tasks, dtype=bool)
+        given[data.gold_task[data.given]] = True
+        order = np.argsort(task, kind="stable")
+        starts = np.searchsorted(task[order], np.arange(n_tasks + 1))
+        overlap = float(np.bincount(task, minlength=n_tasks).mean())
+        for target in REPLAY_TARGETS:
+            rng = np.random.default_rng(SEED)
+            kept_rows: list[np.ndarray] = []
+            for t in range(n_tasks):
+                rows_of_task = order[starts[t] : starts[t + 1]]
+                if given[t]:
+                    kept_rows.append(rows_of_task)
+                    continue
+                shuffled = rows_of_task[rng.permutation(rows_of_task.size)]
+                stop = shuffled.size
+                for n in range(REPLAY_MIN_OVERLAP, shuffled.size):
+                    _, confidence = estimate_dawid_skene(
+                        label_idx=label[shuffled[:n]],
+                        confusion=confusion[worker[shuffled[:n]]],
+                        class_prior=prior,
+                        calibration=full.calibration,
+                    )
+                    if confidence >= target:
+                        stop = n
+                        break
+                kept_rows.append(shuffled[:stop])
+            kept = np.concatenate(kept_rows)
+            again = aggregate_calibrated(
+                task_idx=task[kept], worker_idx=worker[kept], label_idx=label[kept], **common, **gold
+            )
+            rows.append(
+                {
+                    "set": data.name,
+                    "overlap": overlap,
+                    "target": target,
+                    "calibration": full.calibration.kind,
+                    "answers_fixed": int(task.size),
+                    "answers_kept": int(kept.size),
+                    "accuracy_fixed": fixed_right,
+                    "accuracy_kept": float((again.result.labels[scored_task] == truth).mean()),
+                }
+            )
+    return rows
+
+
+def print_overlap_replay(rows: list[dict[str, Any]]) -> None:
+    print(f"\nDynamic overlap replayed (min_overlap {REPLAY_MIN_OVERLAP}, calibrated Dawid-Skene estimate)\n")
+    head = [
+        "set",
+        "mean overlap",
+        "target",
+        "calibration",
+        "answers: fixed -> kept",
+        "saved",
+        "accuracy: fixed -> kept",
+    ]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for row in rows:
+        saved = 1 - row["answers_kept"] / row["answers_fixed"]
+        cells = [
+            row["set"],
+            f"{row['overlap']:.1f}",
+            f"{row['target']}",
+            row["calibration"],
+            f"{row['answers_fixed']:,} -> {row['answers_kept']:,}",
+            f"{saved * 100:.0f}%",
+            f"{row['accuracy_fixed']:.3f} -> {row['accuracy_kept']:.3f}",
+        ]
+        print("| " + " | ".join(cells) + " |")
+
+
 def print_calibration(rows: list[dict[str, Any]]) -> None:
     print("\nCalibration: accuracy (and tasks) among scored gold items with confidence >= threshold\n")
     head = ["set", "method", "mean confidence", "accuracy", *(f">= {low}" for low in CALIBRATION_BINS)]
@@ -771,11 +875,13 @@ def main() -> None:
         return
     if options.calibration_only:
         print_calibrated(bench_calibrated())
+        print_overlap_replay(bench_overlap_replay())
         return
     if not options.database_only:
         print_datasets(bench_datasets())
         print_calibration(bench_calibration())
         print_calibrated(bench_calibrated())
+        print_overlap_replay(bench_overlap_replay())
         if not options.no_synthetic:
             print_synthetic(bench_synthetic())
     if not options.no_database:
