@@ -616,9 +616,12 @@ def _setup_django(url: str) -> None:
     _common.setup_django(url)
 
 
-def db_setup(url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
+def db_setup(url: str = BENCH_DATABASE_URL, *, gold_every: int = 0, method: str = "ds") -> dict[str, Any]:
     """A fresh database holding one pool with the synthetic million answers (same generator and seed as
-    bench_synthetic), written with COPY and INSERT ... SELECT: the ORM would take longer than what is measured."""
+    bench_synthetic), written with COPY and INSERT ... SELECT: the ORM would take longer than what is measured.
+
+    gold_every N > 0 makes every Nth task golden (its true label known, its answers golden answers), so the
+    run calibrates; method is the pool's aggregation_method."""
     _common.recreate_database(url)
     _setup_django(url)
     from django.core.management import call_command
@@ -641,6 +644,7 @@ def db_setup(url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
         overlap=5,
         golden_rate=0,
         status=PoolStatus.COMPLETED,
+        aggregation_method=method,
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -696,6 +700,26 @@ def db_setup(url: str = BENCH_DATABASE_URL) -> dict[str, Any]:
             """,
             [pool.pk],
         )
+        if gold_every:
+            cursor.execute("CREATE TEMP TABLE bench_truth (task_no int4, label text)")
+            with cursor.cursor.copy("COPY bench_truth FROM STDIN") as copy:
+                copy.write(
+                    "".join(f"{i}\t{t}\n" for i, t in enumerate(truth.tolist()) if i % gold_every == 0)
+                )
+            cursor.execute(
+                """
+                UPDATE tasks_task t SET golden_label = b.label FROM bench_truth b
+                WHERE t.pool_id = %s AND t.external_id = 't' || b.task_no
+                """,
+                [pool.pk],
+            )
+            cursor.execute(
+                """
+                UPDATE tasks_answer a SET is_golden = true, correct = (a.label = t.golden_label)
+                FROM tasks_task t WHERE a.task_id = t.id AND t.pool_id = %s AND t.golden_label IS NOT NULL
+                """,
+                [pool.pk],
+            )
         cursor.execute("SELECT count(*) FROM tasks_answer WHERE pool_id = %s", [pool.pk])
         (answers,) = cursor.fetchone()
     with connection.cursor() as cursor:
@@ -785,14 +809,14 @@ def _existing_pool(url: str) -> dict[str, Any] | None:
 DB_RUNS = (("first", True), ("again", False), ("first", True), ("again", False))
 
 
-def bench_database(*, reuse: bool = False) -> dict[str, Any]:
+def bench_database(*, reuse: bool = False, gold_every: int = 0, method: str = "ds") -> dict[str, Any]:
     """Set the database up once, then aggregate the pool in fresh processes (as a worker would), each after
     waiting for the machine to be quiet: twice from empty results (every row inserted) and twice again
     (every row already stored). Reports each run's wall time, its phases and peak memory."""
 
     setup = _existing_pool(BENCH_DATABASE_URL) if reuse else None
     if setup is None:
-        setup = db_setup()
+        setup = db_setup(BENCH_DATABASE_URL, gold_every=gold_every, method=method)
         print(
             f"set up {setup['answers']:,} answers on {setup['tasks']:,} tasks by {setup['workers']:,} workers "
             f"in {setup['setup_seconds']:.0f} s",
@@ -865,8 +889,22 @@ def main() -> None:
     parser.add_argument(
         "--calibration-only", action="store_true", help="only the calibrated confidence on the data sets"
     )
+    parser.add_argument(
+        "--gold-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="database part: every Nth task golden (a database of its own, aggregation_gold)",
+    )
+    parser.add_argument("--pool-method", default="ds", help="database part: the pool's aggregation_method")
     parser.add_argument("--db-run", type=int, metavar="POOL_ID", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.gold_every and "BENCH_AGGREGATION_DATABASE_URL" not in os.environ:
+        global BENCH_DATABASE_URL
+        # The child runs read the same variable, so they open this database too.
+        BENCH_DATABASE_URL = os.environ["BENCH_AGGREGATION_DATABASE_URL"] = _common.bench_database_url(
+            f"aggregation_gold_{options.pool_method}"
+        )
     if options.db_run is not None:
         print(json.dumps(db_run(options.db_run)))
         return
@@ -885,7 +923,11 @@ def main() -> None:
         if not options.no_synthetic:
             print_synthetic(bench_synthetic())
     if not options.no_database:
-        print_database(bench_database(reuse=options.reuse_database))
+        print_database(
+            bench_database(
+                reuse=options.reuse_database, gold_every=options.gold_every, method=options.pool_method
+            )
+        )
 
 
 if __name__ == "__main__":
