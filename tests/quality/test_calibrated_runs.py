@@ -174,3 +174,15 @@ def test_an_auto_pool_through_the_api(api, requester):
         format="json",
     )
     assert refused.status_code == 400 and "aggregation_method" in json.dumps(refused.json())
+
+
+def test_method_auto_is_computed_on_request_before_any_run(api):
+    pool, truth = split_crowd()
+    body = b"".join(
+        api(pool.requester).get(f"/api/v1/pools/{pool.pk}/results/?method=auto").streaming_content
+    )
+    rows = {row["task_id"]: row for row in json.loads(body)["results"]}
+    assert set(rows) == set(truth) and {row["calibration"] for row in rows.values()} == {"temperature"}
+    assert not TaskResult.objects.filter(pool=pool).exists()  # nothing stored by a read
+    refused = api(pool.requester).get(f"/api/v1/pools/{pool.pk}/results/?method=best")
+    assert refused.status_code == 400 and "auto" in refused.json()["error"]["message"]
