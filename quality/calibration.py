@@ -33,7 +33,7 @@ Kinds:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Final
 
@@ -76,8 +76,8 @@ class Calibration:
     isotonic_y: tuple[float, ...] = ()
     ece_before: float | None = None
     ece_after: float | None = None
-    bins_before: tuple[tuple[float, float, int, float, float], ...] = field(default=())
-    bins_after: tuple[tuple[float, float, int, float, float], ...] = field(default=())
+    bins_before: tuple[tuple[float, float, int, float, float], ...] = ()
+    bins_after: tuple[tuple[float, float, int, float, float], ...] = ()
     # Mean log-probability of the true label on the held-out golden items, each under a calibration fitted on
     # the other folds (None when uncalibrated): what quality.selection compares methods by.
     log_likelihood: float | None = None
@@ -98,7 +98,12 @@ class Calibration:
     def apply(self, posterior: FloatArray) -> FloatArray:
         """Calibrated top confidence per task from a (n_labels, n_tasks) posterior; the chosen label is the
         posterior's argmax either way. A task whose posterior is all zero (no answers) stays 0.0."""
-        return confidence_apply(self, posterior)
+        if self.kind == TEMPERATURE and self.temperature is not None:
+            return temperature_scaled(posterior, self.temperature, mix=self.mix).max(axis=0)
+        top = posterior.max(axis=0) if posterior.size else np.zeros(posterior.shape[1])
+        if self.kind == ISOTONIC and self.isotonic_x:
+            return np.where(top > 0, np.interp(top, self.isotonic_x, self.isotonic_y), 0.0)
+        return top
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -226,16 +231,6 @@ def isotonic_fit(confidence: FloatArray, correct: npt.NDArray[np.bool_]) -> tupl
     return x, np.asarray(fitted, dtype=np.float64)
 
 
-def confidence_apply(calibration: Calibration, posterior: FloatArray) -> FloatArray:
-    top = posterior.max(axis=0) if posterior.size else np.zeros(posterior.shape[1])
-    if calibration.kind == TEMPERATURE and calibration.temperature is not None:
-        return temperature_scaled(posterior, calibration.temperature, mix=calibration.mix).max(axis=0)
-    if calibration.kind == ISOTONIC and calibration.isotonic_x:
-        calibrated = np.interp(top, calibration.isotonic_x, calibration.isotonic_y)
-        return np.where(top > 0, calibrated, 0.0)
-    return top
-
-
 def reliability(
     confidence: FloatArray, correct: npt.NDArray[np.bool_], *, bins: int = ECE_BINS
 ) -> tuple[float, tuple[tuple[float, float, int, float, float], ...]]:
@@ -291,25 +286,18 @@ def calibration_fit(posterior: FloatArray, truth: IntArray, *, folds: int = FOLD
     kind = ISOTONIC if n >= ISOTONIC_MIN_ITEMS else TEMPERATURE
     # The "after" figures: each fold's items calibrated by a fit on the other folds only.
     fold = gold_folds(n, folds=folds)
+    chosen = np.argmax(posterior, axis=0)
     after = np.zeros(n)
     log_true = np.zeros(n)
     for k in range(folds):
-        rest = fold != k
-        fitted = _fitted(kind, posterior[:, rest], truth[rest])
-        after[~rest] = fitted.apply(posterior[:, ~rest])
-        distribution = fitted.distribution(posterior[:, ~rest])
-        log_true[~rest] = np.log(
-            np.maximum(distribution[truth[~rest], np.arange(int((~rest).sum()))], _FLOOR)
-        )
+        held = fold == k
+        columns = np.arange(int(held.sum()))
+        distribution = _fitted(kind, posterior[:, ~held], truth[~held]).distribution(posterior[:, held])
+        after[held] = distribution[chosen[held], columns]  # the chosen label's calibrated confidence
+        log_true[held] = np.log(np.maximum(distribution[truth[held], columns], _FLOOR))
     ece_after, bins_after = reliability(after, correct)
-    final = _fitted(kind, posterior, truth)
-    return Calibration(
-        kind=kind,
-        items=n,
-        temperature=final.temperature,
-        mix=final.mix,
-        isotonic_x=final.isotonic_x,
-        isotonic_y=final.isotonic_y,
+    return replace(
+        _fitted(kind, posterior, truth),
         ece_before=ece_before,
         ece_after=ece_after,
         bins_before=bins_before,

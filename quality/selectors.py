@@ -22,7 +22,7 @@ from quality.aggregation import (
 )
 from quality.calibration import Calibration
 from quality.loading import pool_raw_answers, pool_text_answers
-from quality.models import PoolAggregationState, Restriction, TaskResult, WorkerConfusion
+from quality.models import AggregationRun, PoolAggregationState, Restriction, TaskResult, WorkerConfusion
 from quality.selection import AUTO, CANDIDATES, MethodChoice, aggregate_chosen
 from quality.skill import SkillVerdict, skill_verdict
 from quality.types import DEFAULT_TYPE, task_type_of
@@ -155,11 +155,9 @@ def results_for_pool(*, pool: Pool, method: str | None = None) -> Iterator[dict[
     chosen = parse_method(method) or pool.aggregation_method
     state = PoolAggregationState.objects.filter(pool=pool).first()
     stored_kind = Calibration.from_json(state.calibration if state is not None else None).kind
-    # An "auto" pool's runs store the method they chose; they are its stored results.
-    stored_by = (
-        AUTO if state is not None and pool.aggregation_method == AUTO else (state.method if state else None)
-    )
-    if state is not None and state.results_as_of is not None and stored_by == chosen:
+    # An "auto" pool's runs store the method they chose: those are its stored results.
+    stored_method = AUTO if pool.aggregation_method == AUTO else (state.method if state is not None else None)
+    if state is not None and state.results_as_of is not None and stored_method == chosen:
         return _stored_rows(pool=pool, calibration=stored_kind)
     counted = Answer.objects.filter(pool=pool).values("id")[: ON_REQUEST_MAX_ANSWERS + 1].count()
     if counted <= ON_REQUEST_MAX_ANSWERS:
@@ -610,15 +608,6 @@ def staff_worker_review(*, worker_id: int, recent: int = 50) -> WorkerReview:
 # each), and this bounds the page to some tenths of a second however large the pool.
 GOLDEN_SCORED_MAX = 5000
 
-# What each type's golden score is, for the pages (see each type's maths.golden_score).
-GOLDEN_SCORE_NAMES = {
-    DEFAULT_TYPE: "share correct",
-    "multi_choice": "mean Jaccard similarity",
-    "text": "mean similarity",
-    "pairwise": "agreement",
-    "boxes": "mean F1",
-}
-
 
 @dataclass(frozen=True)
 class LabelFigures:
@@ -686,7 +675,7 @@ def golden_figures(*, pool: Pool, answers: QuerySet[Answer] | None = None) -> Go
     scores = [task_type.golden_score(a, g, options=pool.options) for a, g in zip(given, golden, strict=True)]
     return GoldenFigures(
         task_type=pool.task_type,
-        score_name=GOLDEN_SCORE_NAMES.get(pool.task_type, "mean golden score"),
+        score_name=task_type.golden_score_name,
         scored=len(scored),
         correct=sum(1 for _, _, correct in scored if correct),
         mean_score=float(np.mean(scores)) if scores else None,
@@ -715,8 +704,6 @@ class PoolQualitySummary:
 
 def staff_pool_summaries() -> list[PoolQualitySummary]:
     """Pools that have answers, newest first, with their quality headline figures."""
-    from quality.models import AggregationRun
-
     pools = list(
         Pool.objects.filter(worker_stats__answers__gt=0).distinct().order_by("-created_at", "-id")[:200]
     )
@@ -773,14 +760,12 @@ class AggregationStatus:
     results_as_of: datetime | None
     due_at: datetime | None
     running: bool
-    last_run: Any  # AggregationRun | None
+    last_run: AggregationRun | None
 
 
 def pool_aggregation_status(*, pool: Pool) -> AggregationStatus:
     """How fresh the pool's stored results are, and what the latest run cost."""
     from django.utils import timezone
-
-    from quality.models import AggregationRun
 
     state = PoolAggregationState.objects.filter(pool=pool).first()
     last_run = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id").first()
@@ -806,14 +791,13 @@ class MethodSummary:
     calibration: Calibration
 
 
-def pool_method_summary(*, pool: Pool) -> MethodSummary | None:
-    """The latest run's method, why it was chosen and its calibration; None before a first run or for a pool of
-    another task type (those aggregate by their type's own method)."""
-    from quality.models import AggregationRun
-
+def pool_method_summary(*, pool: Pool, run: AggregationRun | None = None) -> MethodSummary | None:
+    """The latest run's method (or `run`'s, where the caller has read it), why it was chosen and its
+    calibration; None before a first run or for a pool of another task type (those aggregate by their type's
+    own method)."""
     if pool.task_type != DEFAULT_TYPE:
         return None
-    run = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id").first()
+    run = run or AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id").first()
     if run is None:
         return None
     names = dict(AggregationMethod.choices)

@@ -61,8 +61,6 @@ RUN_LEASE = timedelta(minutes=15)
 OVERDUE_AFTER = timedelta(seconds=60)
 RUNS_KEPT_PER_POOL = 50
 MAX_REASON = 2000
-# The type whose submit-time estimate is not its own aggregation (see label_vote_estimate).
-MULTI_CHOICE = "multi_choice"
 
 # ------------------------------------------------------------------------------------- submit-time hooks
 
@@ -328,57 +326,40 @@ def _estimate_single_choice(*, pool: Pool, given: list[tuple[int, str]]) -> _Est
     return pool.labels[label], None, confidence, len(answers), None
 
 
-def label_vote_estimate(*, ticked: np.ndarray) -> tuple[np.ndarray, float, FloatArray]:
-    """Several labels, from one task's answers alone: (answers x labels) bools -> the labels at least half of
-    the answers ticked, the product over labels of the share on the winning side, and each label's share.
-
-    The type's own confidence is the same product over Dawid-Skene posteriors, which need the whole pool:
-    fitted to one task's answers alone, Dawid-Skene calls any split certain. Vote shares are what one task's
-    answers can tell; the next run puts the posteriors in their place (and serves the task again if its
-    confidence falls below the target).
-    """
-    share = ticked.mean(axis=0) if ticked.shape[0] else np.zeros(ticked.shape[1])
-    chosen = share >= 0.5  # an exact tie counts as chosen, as in the type's aggregation
-    return chosen, float(np.prod(np.where(chosen, share, 1.0 - share))), share
-
-
 def _estimate_typed_task(*, pool: Pool, task_id: int, given: list[str]) -> _Estimate | None:
-    """A task of another type, from its answers alone. For text, pairwise and boxes this is the type's own
-    aggregation, whose confidence reads only the task's own answers (the share that agree, the share of workers
-    who drew each box), so it equals what the next run stores; multi_choice is estimated by label_vote_estimate."""
+    """A task of another type, from its answers alone: the type's estimate_alone where it has one (multi_choice,
+    by each label's vote), else its own aggregation on this task, whose confidence reads only the task's own
+    answers (the share that agree, the share of workers who drew each box), so it equals what the next run
+    stores."""
     task_type = task_type_of(pool)
     if len(given) < min_overlap_for(pool):
         return None
     values = [task_type.answer_value(text) for text in given]
-    label_confidence = None
-    if pool.task_type == MULTI_CHOICE:
-        position = {name: i for i, name in enumerate(pool.labels)}
-        ticked = np.zeros((len(values), len(pool.labels)), dtype=bool)
-        for row, value in enumerate(values):
-            ticked[row, [position[name] for name in value]] = True
-        chosen, confidence, share = label_vote_estimate(ticked=ticked)
-        answer: Any = [name for name, keep in zip(pool.labels, chosen.tolist(), strict=True) if keep]
-        label_confidence = label_confidence_of(share, labels=pool.labels)
-    else:
-        data = None
-        if task_type.data_fields:
-            fields = Task.objects.filter(pk=task_id).values_list("data", flat=True).first() or {}
-            data = [{name: fields.get(name) for name in task_type.data_fields}]
-        result = task_type.aggregate(
-            TypeAnswers(
-                task=np.zeros(len(values), dtype=np.int64),
-                worker=np.arange(len(values), dtype=np.int64),  # one answer per worker and task
-                values=values,
-                n_tasks=1,
-                n_workers=len(values),
-                task_data=data,
-            ),
-            labels=list(pool.labels),
-            options=pool.options,
-        )
-        answer, confidence = result.answers[0], float(result.confidence[0])
+    data = None
+    if task_type.data_fields:
+        fields = Task.objects.filter(pk=task_id).values_list("data", flat=True).first() or {}
+        data = [{name: fields.get(name) for name in task_type.data_fields}]
+    estimate_one = task_type.estimate_alone or task_type.aggregate
+    result = estimate_one(
+        TypeAnswers(
+            task=np.zeros(len(values), dtype=np.int64),
+            worker=np.arange(len(values), dtype=np.int64),  # one answer per worker and task
+            values=values,
+            n_tasks=1,
+            n_workers=len(values),
+            task_data=data,
+        ),
+        labels=list(pool.labels),
+        options=pool.options,
+    )
+    answer, confidence = result.answers[0], float(result.confidence[0])
     if answer is None:
         return None
+    label_confidence = (
+        None
+        if result.label_confidence is None
+        else label_confidence_of(result.label_confidence[0], labels=pool.labels)
+    )
     return _result_text(answer), answer, float(np.clip(confidence, 0.0, 1.0)), len(values), label_confidence
 
 
@@ -533,6 +514,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
     mean_confusion = (
         np.tensordot(answered, confusion, axes=1) / answered.sum() if answered.sum() else np.eye(k)
     )
+    calibration = computed.calibration.as_json()  # the run and the estimates between runs keep the same
     now = timezone.now()
     with transaction.atomic():
         results_write(
@@ -575,7 +557,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
                 "method": computed.method,
                 "class_prior": np.round(class_prior, 6).tolist(),
                 "mean_confusion": np.round(mean_confusion, 6).tolist(),
-                "calibration": computed.calibration.as_json(),
+                "calibration": calibration,
             },
         )
         run = AggregationRun.objects.create(
@@ -590,7 +572,7 @@ def _store(*, pool: Pool, computed: PoolAggregation, as_of: datetime, trigger: s
             iterations=result.iterations,
             load_ms=0,
             compute_ms=0,
-            calibration=computed.calibration.as_json(),
+            calibration=calibration,
             method_choice=None if computed.choice is None else computed.choice.as_json(),
         )
         old = AggregationRun.objects.filter(pool=pool).order_by("-started_at", "-id")[RUNS_KEPT_PER_POOL:]

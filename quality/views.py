@@ -68,9 +68,9 @@ def staff_pool(request: AuthedRequest, pool_id: int) -> HttpResponse:
     context["task_type"] = task_type_of(pool)
     context["golden"] = selectors.golden_figures(pool=pool)
     context["top_items"] = selectors.pool_top_items(pool=pool) if pool.task_type == "pairwise" else None
-    context["method_summary"] = selectors.pool_method_summary(pool=pool)
-    context["min_items"] = MIN_ITEMS
     last_run = context["state"].last_run
+    context["method_summary"] = selectors.pool_method_summary(pool=pool, run=last_run)
+    context["min_items"] = MIN_ITEMS
     context["calibration"] = (
         _calibration_figures(last_run.calibration)
         if pool.task_type == "single_choice" and last_run is not None and last_run.calibration

@@ -39,3 +39,8 @@ class TaskType:
     option_help: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # Whether aggregate gives TypeResults.label_confidence, which results then carry as `label_confidence`.
     per_label_confidence: bool = False
+    # One task's result from its own answers at submit time (dynamic overlap), where `aggregate` run on that
+    # task alone would mislead; None: `aggregate` is used. Same arguments and result as `aggregate`.
+    estimate_alone: Callable[..., TypeResults] | None = None
+    # What golden_score measures, for the staff pages ("mean F1").
+    golden_score_name: str = "mean golden score"

@@ -13,8 +13,9 @@ import pytest
 from payouts.selectors import balance_for_user
 from quality.models import Restriction, TaskResult
 from quality.selectors import answer_shown
-from quality.services import label_vote_estimate, pool_aggregate
+from quality.services import pool_aggregate
 from quality.types import TYPES
+from quality.types.multi_choice.maths import label_vote_estimate
 from tasks.models import Answer, AnswerStatus, Pool, Task, WorkerPoolStats
 from tests.conftest import client_for
 from tests.factories import RequesterFactory, StaffFactory, WorkerFactory, fund

@@ -16,6 +16,7 @@ def _form_answer(form: Any) -> Any:
 
 
 TYPE = TaskType(
+    golden_score_name="mean F1",
     name="boxes",
     title="Boxes on an image",
     summary="Workers draw a box around each object on an image and give it one of the labels (possibly none).",

@@ -3,6 +3,8 @@ from quality.types.task_type import TaskType
 
 TYPE = TaskType(
     per_label_confidence=True,
+    estimate_alone=maths.estimate_alone,
+    golden_score_name="mean Jaccard similarity",
     name="multi_choice",
     title="Several labels",
     summary="Workers tick every label that applies (possibly none).",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from quality.aggregation import aggregate as aggregate_labels
-from quality.types.base import IntArray, TypeAnswers, TypeResults
+from quality.types.base import FloatArray, IntArray, TypeAnswers, TypeResults
 
 
 def golden_score(answer: Any, golden: Any, *, options: Mapping[str, Any]) -> float:
@@ -124,4 +124,40 @@ def aggregate(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[s
         confidence=confidence,
         worker_score=np.divide(summed, answered, out=np.zeros(n_workers), where=answered > 0),
         label_confidence=belongs,
+    )
+
+
+def label_vote_estimate(*, ticked: np.ndarray) -> tuple[np.ndarray, float, FloatArray]:
+    """Several labels, from one task's answers alone: (answers x labels) bools -> the labels at least half of
+    the answers ticked, the product over labels of the share on the winning side, and each label's share.
+
+    The type's own confidence is the same product over Dawid-Skene posteriors, which need the whole pool:
+    fitted to one task's answers alone, Dawid-Skene calls any split certain. Vote shares are what one task's
+    answers can tell; the next run puts the posteriors in their place (and serves the task again if its
+    confidence falls below the target).
+    """
+    share = ticked.mean(axis=0) if ticked.shape[0] else np.zeros(ticked.shape[1])
+    chosen = share >= 0.5  # an exact tie counts as chosen, as in the type's aggregation
+    return chosen, float(np.prod(np.where(chosen, share, 1.0 - share))), share
+
+
+def estimate_alone(answers: TypeAnswers, *, labels: Sequence[str], options: Mapping[str, Any]) -> TypeResults:
+    """One task (task code 0) from its answers alone, by each label's vote (label_vote_estimate); a worker's
+    score is the Jaccard similarity of their answer to the estimate."""
+    position = {label: i for i, label in enumerate(labels)}
+    ticked = np.zeros((len(answers.values), len(labels)), dtype=bool)
+    for row, value in enumerate(answers.values):
+        ticked[row, [position[label] for label in value]] = True
+    chosen, confidence, share = label_vote_estimate(ticked=ticked)
+    inter = (ticked & chosen).sum(axis=1)
+    union = (ticked | chosen).sum(axis=1)
+    similarity = np.divide(inter, union, out=np.ones(len(union)), where=union > 0)
+    worker = np.asarray(answers.worker, np.int64)
+    answered = np.bincount(worker, minlength=answers.n_workers)
+    summed = np.bincount(worker, weights=similarity, minlength=answers.n_workers)
+    return TypeResults(
+        answers=[[label for label, keep in zip(labels, chosen.tolist(), strict=True) if keep]],
+        confidence=np.array([confidence]),
+        worker_score=np.divide(summed, answered, out=np.zeros(answers.n_workers), where=answered > 0),
+        label_confidence=share[None, :],
     )

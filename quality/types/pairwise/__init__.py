@@ -2,6 +2,7 @@ from quality.types.pairwise import maths, shape
 from quality.types.task_type import TaskType
 
 TYPE = TaskType(
+    golden_score_name="agreement",
     name="pairwise",
     title="Comparison",
     summary='Workers see two items side by side and choose the better one (each task has "left" and "right").',

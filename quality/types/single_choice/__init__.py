@@ -2,6 +2,7 @@ from quality.types.single_choice import maths, shape
 from quality.types.task_type import TaskType
 
 TYPE = TaskType(
+    golden_score_name="share correct",
     name="single_choice",
     title="One label",
     summary="Workers choose one label from your list.",

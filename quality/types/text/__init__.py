@@ -2,6 +2,7 @@ from quality.types.task_type import TaskType
 from quality.types.text import maths, shape
 
 TYPE = TaskType(
+    golden_score_name="mean similarity",
     name="text",
     title="Free text",
     summary="Workers type a short text: a transcription, a correction, an answer in words.",
