@@ -130,7 +130,8 @@ class Server:
         """(method, path, status, seconds in the app) of the requests logged between two offsets.
 
         gunicorn times a request from when a worker thread starts reading it to the end of the response, so
-        this excludes time spent queued before a thread was free (the client-side figures include it).
+        this excludes time spent queued before a thread was free (the client-side figures include it); granian
+        from when it has read the request to the end of the response.
         """
         with self.log_path.open("rb") as log:
             log.seek(start)
@@ -138,8 +139,12 @@ class Server:
         found = []
         for line in chunk.splitlines():
             parts = line.split()
-            if len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
+            if len(parts) != 4 or not parts[2].isdigit():
+                continue
+            if parts[3].isdigit():  # gunicorn: microseconds
                 found.append((parts[0], parts[1], int(parts[2]), int(parts[3]) / 1e6))
+            elif parts[3].endswith("ms"):  # granian: milliseconds
+                found.append((parts[0], parts[1], int(parts[2]), float(parts[3][:-2]) / 1e3))
         return found
 
 
@@ -228,8 +233,11 @@ def wait_until_quiet(*, busy_below: float = 0.25, sample: float = 3.0, give_up_a
 
 
 @contextlib.contextmanager
-def serve(*, url: str, workers: int = 2, threads: int = 8, ready_token: str) -> Iterator[Server]:
-    """Run `make serve` (gunicorn gthread, collectstatic, migrate) on a free port against the bench database."""
+def serve(
+    *, url: str, workers: int = 2, threads: int = 8, ready_token: str, web_server: str = "gunicorn"
+) -> Iterator[Server]:
+    """Run `make serve` (collectstatic, migrate, then gunicorn gthread or the WSGI server named) on a free port
+    against the bench database."""
     port = free_port()
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     log_path = BENCH_VAR / f"serve-{port}.log"
@@ -242,10 +250,21 @@ def serve(*, url: str, workers: int = 2, threads: int = 8, ready_token: str) -> 
         # Plain HTTP on the loopback: no redirect to https, as behind a TLS-terminating proxy.
         "SECURE_SSL_REDIRECT": "0",
         "DEBUG": "",
+        # Rate-limit counters in Redis, as in production (the default, each process's memory, costs nothing).
+        "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/12"),
         # Access log lines the benchmarks can read back: method, path, status, time in the app (microseconds).
         "GUNICORN_CMD_ARGS": "--access-logformat '%(m)s %(U)s %(s)s %(D)s'",
+        "GRANIAN_LOG_ACCESS_FMT": "%(method)s %(path)s %(status)d %(dt_ms).3fms",
     }
-    command = ["make", "-s", "serve", f"PORT={port}", f"WEB_WORKERS={workers}", f"WEB_THREADS={threads}"]
+    command = [
+        "make",
+        "-s",
+        "serve",
+        f"PORT={port}",
+        f"WEB_WORKERS={workers}",
+        f"WEB_THREADS={threads}",
+        f"WEB_SERVER={web_server}",
+    ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

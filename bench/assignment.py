@@ -640,6 +640,14 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument(
+        "--web-servers",
+        default="gunicorn",
+        help="WSGI servers to run the HTTP modes on, one after the other: gunicorn (gthread) and/or granian",
+    )
+    parser.add_argument(
+        "--server-rounds", type=int, default=1, help="times to go through --web-servers (A, B, A, B, ...)"
+    )
+    parser.add_argument(
         "--accuracy",
         type=float,
         default=0.98,
@@ -658,6 +666,9 @@ def main() -> None:
     modes = [m for m in args.modes.split(",") if m]
     if not set(modes) <= {"inprocess", "realistic", "capacity"}:
         parser.error("--modes takes inprocess, realistic and/or capacity")
+    web_servers = [w for w in args.web_servers.split(",") if w]
+    if not web_servers or not set(web_servers) <= {"gunicorn", "granian"}:
+        parser.error("--web-servers takes gunicorn and/or granian")
 
     # A plain SIGTERM would skip the `finally` that stops the server: turn it into an exit that runs it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -673,183 +684,202 @@ def main() -> None:
     tokens: list[str] = data["tokens"]
     report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": []}
     failed = False
-    with _common.serve(
-        url=DATABASE_URL, workers=args.web_workers, threads=args.web_threads, ready_token=tokens[0]
-    ) as server:
+    for pool_id in data["pools"].values():
+        _open(pool_id)
+    if "inprocess" in modes:
+        _quiet(args)
         print(
-            f"server: make serve ({args.web_workers} gthread workers x {args.web_threads} threads) at {server.url}"
+            f"\n== in-process: next + submit through the services, no HTTP, {args.inprocess_cycles} cycles "
+            f"per pool in alternating chunks (load average {_common.load_average()})"
         )
-        for pool_id in data["pools"].values():
-            _open(pool_id)
-        if "inprocess" in modes:
-            _quiet(args)
-            print(
-                f"\n== in-process: next + submit through the services, no HTTP, {args.inprocess_cycles} cycles "
-                f"per pool in alternating chunks (load average {_common.load_average()})"
-            )
-            before = _common.machine_cpu_seconds(), time.monotonic(), time.process_time()
-            service = _service_times(
-                pools=data["pools"],
+        before = _common.machine_cpu_seconds(), time.monotonic(), time.process_time()
+        service = _service_times(
+            pools=data["pools"],
+            tokens=tokens[-args.inprocess_workers :],
+            cycles=args.inprocess_cycles,
+            chunk=50,
+            accuracy=args.accuracy,
+            seed=args.seed,
+        )
+        wall = time.monotonic() - before[1]
+        others = (_common.machine_cpu_seconds() - before[0] - (time.process_time() - before[2])) / wall
+        for size, found in service.items():
+            for kind in ("next", "submit"):
+                cpu = found[f"{kind}_cpu"]
+                print(
+                    _latency_line(f"{kind} {size:,}", found[kind], where="service")
+                    + f"  cpu mean {sum(cpu) / max(1, len(cpu)) * 1000:.2f} ms"
+                )
+        if len(service) > 1:
+            small, large = min(service), max(service)
+            p99 = {size: _ms(sorted(service[size]["next"]), 0.99) for size in (small, large)}
+            print(f"  next p99, {large:,} against {small:,} tasks: {p99[large] / p99[small]:.2f}x")
+        print(f"  other processes: {others:.2f} cores")
+        print(
+            "  through Django's handler in this process (middleware, DRF, token check, view; no web "
+            "server), CPU per request:"
+        )
+        # The cycles above were the warm-up; the statistics of the tables they grew are taken now, as on a
+        # platform in use (see _run), so the prepared statements below are planned on them.
+        _analyze_growing_tables()
+        costs = {}
+        for size, pool_id in data["pools"].items():
+            costs[size] = _request_costs(
+                pool_id=pool_id,
                 tokens=tokens[-args.inprocess_workers :],
                 cycles=args.inprocess_cycles,
-                chunk=50,
                 accuracy=args.accuracy,
                 seed=args.seed,
             )
-            wall = time.monotonic() - before[1]
-            others = (_common.machine_cpu_seconds() - before[0] - (time.process_time() - before[2])) / wall
-            for size, found in service.items():
-                for kind in ("next", "submit"):
-                    cpu = found[f"{kind}_cpu"]
-                    print(
-                        _latency_line(f"{kind} {size:,}", found[kind], where="service")
-                        + f"  cpu mean {sum(cpu) / max(1, len(cpu)) * 1000:.2f} ms"
-                    )
-            if len(service) > 1:
-                small, large = min(service), max(service)
-                p99 = {size: _ms(sorted(service[size]["next"]), 0.99) for size in (small, large)}
-                print(f"  next p99, {large:,} against {small:,} tasks: {p99[large] / p99[small]:.2f}x")
-            print(f"  other processes (the server included, idle here): {others:.2f} cores")
+            line = ", ".join(
+                f"{kind} {c['python_ms']:.2f} + {c['postgres_ms']:.2f} ms" for kind, c in costs[size].items()
+            )
+            print(f"    pool {size:,} (Python + PostgreSQL): {line}")
+            cycle = sum(
+                costs[size][k]["python_ms"] + costs[size][k]["postgres_ms"] for k in ("next", "submit")
+            )
+            ping = costs[size]["ping"]["python_ms"] + costs[size]["ping"]["postgres_ms"]
             print(
-                "  through Django's handler in this process (middleware, DRF, token check, view; no web "
-                "server), CPU per request:"
+                f"      a cycle costs {cycle:.2f} ms, {cycle / (2 * ping):.2f} ping pairs (no HTTP server on either)"
             )
-            # The cycles above were the warm-up; the statistics of the tables they grew are taken now, as on a
-            # platform in use (see _run), so the prepared statements below are planned on them.
-            _analyze_growing_tables()
-            costs = {}
-            for size, pool_id in data["pools"].items():
-                costs[size] = _request_costs(
-                    pool_id=pool_id,
-                    tokens=tokens[-args.inprocess_workers :],
-                    cycles=args.inprocess_cycles,
-                    accuracy=args.accuracy,
-                    seed=args.seed,
-                )
-                line = ", ".join(
-                    f"{kind} {c['python_ms']:.2f} + {c['postgres_ms']:.2f} ms"
-                    for kind, c in costs[size].items()
-                )
-                print(f"    pool {size:,} (Python + PostgreSQL): {line}")
-                cycle = sum(
-                    costs[size][k]["python_ms"] + costs[size][k]["postgres_ms"] for k in ("next", "submit")
-                )
-                ping = costs[size]["ping"]["python_ms"] + costs[size]["ping"]["postgres_ms"]
+        report["runs"].append(
+            {
+                "mode": "inprocess",
+                **{
+                    f"{size}_{kind}": {
+                        p: _ms(sorted(v), f) for p, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+                    }
+                    for size, found in service.items()
+                    for kind, v in found.items()
+                    if not kind.endswith("_cpu")
+                },
+                "requests": costs,
+            }
+        )
+    http_modes = [m for m in modes if m != "inprocess"]
+    for server_round in range(args.server_rounds if http_modes else 0):
+        for web_server in web_servers:
+            with _common.serve(
+                url=DATABASE_URL,
+                workers=args.web_workers,
+                threads=args.web_threads,
+                ready_token=tokens[0],
+                web_server=web_server,
+            ) as server:
                 print(
-                    f"      a cycle costs {cycle:.2f} ms, {cycle / (2 * ping):.2f} ping pairs (no HTTP server on either)"
+                    f"\nserver: {web_server} ({args.web_workers} workers x {args.web_threads} threads) at "
+                    f"{server.url}, round {server_round + 1} of {args.server_rounds}"
                 )
-            report["runs"].append(
-                {
-                    "mode": "inprocess",
-                    **{
-                        f"{size}_{kind}": {
-                            p: _ms(sorted(v), f) for p, f in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
-                        }
-                        for size, found in service.items()
-                        for kind, v in found.items()
-                        if not kind.endswith("_cpu")
-                    },
-                    "requests": costs,
-                }
-            )
-        for size in sizes:
-            pool_id = data["pools"][size]
-            for mode in (m for m in modes if m != "inprocess"):
-                print(f"\n== {mode}, pool of {size:,} tasks (load average {_common.load_average()})")
-                if mode == "realistic":
-                    _quiet(args)
-                    result = asyncio.run(
-                        _run(
-                            server=server,
-                            tokens=tokens[: args.workers],
-                            pool_id=pool_id,
-                            think=args.think,
-                            warmup=args.warmup,
-                            duration=args.duration,
-                            connections=args.connections,
-                            seed=args.seed,
-                            accuracy=args.accuracy,
+                for size in sizes:
+                    pool_id = data["pools"][size]
+                    for mode in http_modes:
+                        print(
+                            f"\n== {mode}, {web_server}, pool of {size:,} tasks (load average {_common.load_average()})"
                         )
-                    )
-                    lat = result.recorder.latencies
-                    cycles = len(lat.get("submit", [])) / result.seconds
-                    print(
-                        f"  {args.workers:,} workers, think {args.think:g} s: "
-                        f"offered ~{args.workers / args.think:.0f} cycles/s, completed {cycles:.1f} cycles/s"
-                    )
-                    print(_latency_line("next", lat.get("next", [])))
-                    print(_latency_line("submit", lat.get("submit", [])))
-                    print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
-                    print(_latency_line("submit", result.in_app.get("submit", []), where="in the app"))
-                    print(_usage_line(result))
-                    print(_statuses_line(result))
-                    report["runs"].append(_run_json(mode, size, result, cycles_per_s=cycles))
-                else:
-                    capacity_tokens = tokens[: args.capacity_workers]
-                    # Slices of cycles and of pings alternate, so load from other processes on the shared
-                    # machine, if any, falls on both sides of the ratio rather than on one.
-                    slice_seconds = args.capacity_duration / args.capacity_rounds
-                    cycle_slices, ping_slices = [], []
-                    for _ in range(args.capacity_rounds):
-                        _quiet(args)
-                        for pool_or_ping, into in ((pool_id, cycle_slices), (None, ping_slices)):
-                            into.append(
-                                asyncio.run(
-                                    _run(
-                                        server=server,
-                                        tokens=capacity_tokens,
-                                        pool_id=pool_or_ping,
-                                        think=0,
-                                        warmup=args.capacity_warmup,
-                                        duration=slice_seconds,
-                                        connections=args.capacity_workers,
-                                        seed=args.seed,
-                                        accuracy=args.accuracy,
-                                    )
+                        if mode == "realistic":
+                            _quiet(args)
+                            result = asyncio.run(
+                                _run(
+                                    server=server,
+                                    tokens=tokens[: args.workers],
+                                    pool_id=pool_id,
+                                    think=args.think,
+                                    warmup=args.warmup,
+                                    duration=args.duration,
+                                    connections=args.connections,
+                                    seed=args.seed,
+                                    accuracy=args.accuracy,
                                 )
                             )
-                    result, ping = _merge(cycle_slices), _merge(ping_slices)
-                    cycles = result.count("submit") / result.seconds
-                    pings = ping.count("ping") / ping.seconds
-                    ratio = pings / 2 / cycles if cycles else math.inf
-                    cycle_cpu = result.per_request_ms("cycle", requests=result.count("submit"))
-                    ping_cpu = ping.per_request_ms("ping", requests=ping.count("ping"))
-                    cpu_ratio = cycle_cpu / (2 * ping_cpu) if ping_cpu else math.inf
-                    print(
-                        f"  {args.capacity_workers} workers, no think time: {cycles:.1f} cycles/s "
-                        f"(next + submit), {args.capacity_rounds} slices of {slice_seconds:g} s"
-                    )
-                    print(_latency_line("next", result.recorder.latencies.get("next", [])))
-                    print(_latency_line("submit", result.recorder.latencies.get("submit", [])))
-                    print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
-                    print(_latency_line("submit", result.in_app.get("submit", []), where="in the app"))
-                    print(_usage_line(result))
-                    print(_statuses_line(result))
-                    print(f"  ping, same clients, slices in between: {pings:.1f} requests/s")
-                    print(_latency_line("ping", ping.recorder.latencies.get("ping", [])))
-                    print(_latency_line("ping", ping.in_app.get("ping", []), where="in the app"))
-                    print(_usage_line(ping))
-                    print(
-                        f"  one cycle costs {ratio:.2f} ping pairs in throughput (target <= 3); "
-                        f"server + PostgreSQL CPU: {cycle_cpu:.1f} ms per cycle, {ping_cpu:.2f} ms per ping "
-                        f"({cpu_ratio:.2f} ping pairs)"
-                    )
-                    run = _run_json(mode, size, result, cycles_per_s=cycles)
-                    run.update(
-                        ping_per_s=pings,
-                        cycle_in_ping_pairs=ratio,
-                        cpu_ms_per_cycle=cycle_cpu,
-                        cpu_ms_per_ping=ping_cpu,
-                        ping_usage=ping.usage,
-                    )
-                    report["runs"].append(run)
-            found = _check(pool_id)
-            print(
-                f"\n== database check, pool of {size:,}: " + ", ".join(f"{k} {v:,}" for k, v in found.items())
-            )
-            report["runs"].append({"check": size, **found})
-            failed |= any(found[k] for k in ("over_assigned_tasks", "repeated_workers", "place_mismatches"))
-            _close(pool_id)
+                            lat = result.recorder.latencies
+                            cycles = len(lat.get("submit", [])) / result.seconds
+                            print(
+                                f"  {args.workers:,} workers, think {args.think:g} s: "
+                                f"offered ~{args.workers / args.think:.0f} cycles/s, completed {cycles:.1f} cycles/s"
+                            )
+                            print(_latency_line("next", lat.get("next", [])))
+                            print(_latency_line("submit", lat.get("submit", [])))
+                            print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
+                            print(
+                                _latency_line("submit", result.in_app.get("submit", []), where="in the app")
+                            )
+                            print(_usage_line(result))
+                            print(_statuses_line(result))
+                            report["runs"].append(
+                                {
+                                    **_run_json(mode, size, result, cycles_per_s=cycles),
+                                    "web_server": web_server,
+                                }
+                            )
+                        else:
+                            capacity_tokens = tokens[: args.capacity_workers]
+                            # Slices of cycles and of pings alternate, so load from other processes on the shared
+                            # machine, if any, falls on both sides of the ratio rather than on one.
+                            slice_seconds = args.capacity_duration / args.capacity_rounds
+                            cycle_slices, ping_slices = [], []
+                            for _ in range(args.capacity_rounds):
+                                _quiet(args)
+                                for pool_or_ping, into in ((pool_id, cycle_slices), (None, ping_slices)):
+                                    into.append(
+                                        asyncio.run(
+                                            _run(
+                                                server=server,
+                                                tokens=capacity_tokens,
+                                                pool_id=pool_or_ping,
+                                                think=0,
+                                                warmup=args.capacity_warmup,
+                                                duration=slice_seconds,
+                                                connections=args.capacity_workers,
+                                                seed=args.seed,
+                                                accuracy=args.accuracy,
+                                            )
+                                        )
+                                    )
+                            result, ping = _merge(cycle_slices), _merge(ping_slices)
+                            cycles = result.count("submit") / result.seconds
+                            pings = ping.count("ping") / ping.seconds
+                            ratio = pings / 2 / cycles if cycles else math.inf
+                            cycle_cpu = result.per_request_ms("cycle", requests=result.count("submit"))
+                            ping_cpu = ping.per_request_ms("ping", requests=ping.count("ping"))
+                            cpu_ratio = cycle_cpu / (2 * ping_cpu) if ping_cpu else math.inf
+                            print(
+                                f"  {args.capacity_workers} workers, no think time: {cycles:.1f} cycles/s "
+                                f"(next + submit), {args.capacity_rounds} slices of {slice_seconds:g} s"
+                            )
+                            print(_latency_line("next", result.recorder.latencies.get("next", [])))
+                            print(_latency_line("submit", result.recorder.latencies.get("submit", [])))
+                            print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
+                            print(
+                                _latency_line("submit", result.in_app.get("submit", []), where="in the app")
+                            )
+                            print(_usage_line(result))
+                            print(_statuses_line(result))
+                            print(f"  ping, same clients, slices in between: {pings:.1f} requests/s")
+                            print(_latency_line("ping", ping.recorder.latencies.get("ping", [])))
+                            print(_latency_line("ping", ping.in_app.get("ping", []), where="in the app"))
+                            print(_usage_line(ping))
+                            print(
+                                f"  one cycle costs {ratio:.2f} ping pairs in throughput (target <= 3); "
+                                f"server + PostgreSQL CPU: {cycle_cpu:.1f} ms per cycle, {ping_cpu:.2f} ms per ping "
+                                f"({cpu_ratio:.2f} ping pairs)"
+                            )
+                            run = _run_json(mode, size, result, cycles_per_s=cycles)
+                            run["web_server"] = web_server
+                            run.update(
+                                ping_per_s=pings,
+                                cycle_in_ping_pairs=ratio,
+                                cpu_ms_per_cycle=cycle_cpu,
+                                cpu_ms_per_ping=ping_cpu,
+                                ping_usage=ping.usage,
+                            )
+                            report["runs"].append(run)
+    for size in sizes:
+        pool_id = data["pools"][size]
+        found = _check(pool_id)
+        print(f"\n== database check, pool of {size:,}: " + ", ".join(f"{k} {v:,}" for k, v in found.items()))
+        report["runs"].append({"check": size, **found})
+        failed |= any(found[k] for k in ("over_assigned_tasks", "repeated_workers", "place_mismatches"))
+        _close(pool_id)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     print(
