@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -73,15 +72,6 @@ def production_settings(*names: str, **env_changes: str | None) -> dict[str, Any
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
-@pytest.fixture
-def fresh_cache() -> Any:
-    from django.core.cache import cache
-
-    cache.clear()
-    yield cache
-    cache.clear()
 
 
 @contextmanager

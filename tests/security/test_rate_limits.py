@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
 from fairlabel import throttling
-from tests.factories import PASSWORD, WorkerFactory
+from tests.factories import PASSWORD, WorkerFactory, open_pool
+from tests.processes import REDIS_URL
 from tests.security.conftest import production_settings
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def low_limits(settings: Any, fresh_cache: Any) -> Any:
+def _redis_cache(location: str = REDIS_URL) -> dict[str, Any]:
+    # A prefix of its own: the keys of this test never meet another run's, and expire with their window.
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": f"rate-test-{uuid.uuid4().hex}",
+        }
+    }
+
+
+def _low_rates(settings: Any) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"account": "3/min", "anon": "2/min"},
     }
-    return settings
+
+
+@pytest.fixture(params=["memory", "redis"])
+def low_limits(request: Any, settings: Any) -> Any:
+    """Low rates, counted in one process's memory (development) or in Redis (production)."""
+    _low_rates(settings)
+    if request.param == "redis":
+        settings.CACHES = _redis_cache()
+        yield settings
+        return
+    caches["default"].clear()
+    yield settings
+    caches["default"].clear()
 
 
 def _statuses(client: Any, path: str, times: int, **extra: Any) -> list[int]:
@@ -118,11 +145,31 @@ def test_pages_and_log_in_are_not_api_throttled(low_limits):
 
 
 def test_a_cache_outage_lets_calls_through_rather_than_failing_them(low_limits, api, requester, monkeypatch):
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("redis is restarting")
+    if isinstance(caches["default"], RedisCache):
+        # Nothing listens on port 1: every count is refused as a Redis that is down.
+        low_limits.CACHES = _redis_cache("redis://127.0.0.1:1/0")
+    else:
 
-    monkeypatch.setattr(throttling.cache, "add", broken)
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("the cache is unavailable")
+
+        monkeypatch.setattr(caches["default"], "add", broken)
     assert _statuses(api(requester), "/api/v1/ping/", 5) == [200] * 5
+
+
+def test_with_redis_a_count_is_one_round_trip(settings, api, requester, monkeypatch):
+    _low_rates(settings)
+    settings.CACHES = _redis_cache()
+    sent: list[int] = []
+    original = redis.client.Pipeline.execute
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(len(self.command_stack))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    assert _statuses(api(requester), "/api/v1/ping/", 4) == [200, 200, 200, 429]
+    assert sent == [2, 2, 2, 2], "SET NX EX and INCR, sent together, once per request"
 
 
 def test_production_rates_are_generous_for_accounts_and_tight_for_anonymous_calls():
@@ -142,3 +189,20 @@ def test_rates_parse_like_drfs(rate, parsed):
 def test_a_malformed_rate_says_what_a_rate_looks_like():
     with pytest.raises(ValueError, match="6000/min"):
         throttling.parse_rate("fast")
+
+
+def test_the_feed_endpoints_are_rate_limited_too(low_limits, api, worker):
+    open_pool(tasks=3)
+    client = api(worker)
+    claimed = client.post("/api/v1/assignments/next/", {}, format="json")
+    assert claimed.status_code == 200
+    submit = f"/api/v1/assignments/{claimed.json()['id']}/submit/"
+    assert client.post(submit, {"label": "OK"}, format="json").status_code == 200
+    assert client.post("/api/v1/assignments/next/", {}, format="json").status_code == 200
+    refused = [
+        client.post("/api/v1/assignments/next/", {}, format="json"),
+        client.post(submit, {"label": "OK"}, format="json"),
+    ]
+    assert [response.status_code for response in refused] == [429, 429]
+    assert all(response.json()["error"]["code"] == "throttled" for response in refused)
+    assert all(int(response["Retry-After"]) >= 1 for response in refused)
