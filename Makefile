@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 WEB_WORKERS ?= 2
 WEB_THREADS ?= 8
-WEB_SERVER ?= gunicorn
+WEB_SERVER ?= granian
 WORKER_PROCESSES ?= 2
 WORKER_THREADS ?= 4
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -45,12 +45,13 @@ run: install var/development.env
 serve: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py migrate --noinput -v0
-ifeq ($(WEB_SERVER),granian)
-	$(BIN)/granian --interface wsgi fairlabel.wsgi:application --workers $(WEB_WORKERS) \
-		--blocking-threads $(WEB_THREADS) --host 0.0.0.0 --port $(PORT) --no-ws --access-log
-else
+ifeq ($(WEB_SERVER),gunicorn)
 	$(BIN)/gunicorn fairlabel.wsgi -k gthread -w $(WEB_WORKERS) --threads $(WEB_THREADS) \
 		-b 0.0.0.0:$(PORT) --forwarded-allow-ips='*' --access-logfile -
+else
+	$(BIN)/granian --interface wsgi fairlabel.wsgi:application --workers $(WEB_WORKERS) \
+		--blocking-threads $(WEB_THREADS) --host 0.0.0.0 --port $(PORT) --no-ws --access-log \
+		--respawn-failed-workers
 endif
 
 worker: install

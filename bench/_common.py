@@ -234,10 +234,10 @@ def wait_until_quiet(*, busy_below: float = 0.25, sample: float = 3.0, give_up_a
 
 @contextlib.contextmanager
 def serve(
-    *, url: str, workers: int = 2, threads: int = 8, ready_token: str, web_server: str = "gunicorn"
+    *, url: str, workers: int = 2, threads: int = 8, ready_token: str, web_server: str = "granian"
 ) -> Iterator[Server]:
-    """Run `make serve` (collectstatic, migrate, then gunicorn gthread or the WSGI server named) on a free port
-    against the bench database."""
+    """Run `make serve` (collectstatic, migrate, then granian, or the gunicorn gthread server it was measured
+    against) on a free port against the bench database."""
     port = free_port()
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     log_path = BENCH_VAR / f"serve-{port}.log"

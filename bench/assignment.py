@@ -6,7 +6,8 @@
 
 A fresh database (fairlabel_bench_assignment, dropped and re-created) gets 2,000 workers with API tokens and
 one pool per size (default 10,000 and 1,000,000 regular tasks, overlap 3, golden rate 0.1, 200 golden items),
-all by generate_series. Then, on one `make serve` (gunicorn gthread, production settings):
+all by generate_series. Then, on one `make serve` (granian, or gunicorn gthread with --web-servers; production
+settings):
 
 - inprocess: next + submit through the services in this process, no HTTP, the pools alternating in chunks:
   what the claim costs by pool size, without the server and network around it; then ping, next and submit
@@ -16,11 +17,14 @@ all by generate_series. Then, on one `make serve` (gunicorn gthread, production 
   submitting, so together they offer a fixed rate of next + submit cycles (2,000 / 15 s = 133 per second)
   whatever the server's latency; p50/p95/p99 of next and of submit after a warm-up (in which every worker
   makes their first claim, and at whose end the tables that grew are analyzed), as the client saw them
-  and as gunicorn timed them (its access log; this leaves out time queued before a server thread was free).
+  and as the server timed them (its access log; this leaves out time queued before a server thread was free).
 - capacity: N workers (default 50) with no think time, in slices that alternate with the same clients calling
   the trivial authenticated endpoint GET /api/v1/ping/; `ping/s / 2 / cycles/s` says how many pairs of trivial
   requests one next + submit cycle costs, and the server's and PostgreSQL's CPU per cycle and per ping say
   the same from the CPU side.
+- pairs: two or more servers (--web-servers granian,gunicorn) up at once, the capacity load sent to each in
+  turn for --server-rounds rounds (A B, then B A); each round's figures are compared with each other, so the
+  machine's drift between rounds drops out. Naming one server twice is an A/A control of the method.
 
 After each pool's runs the database is checked: tasks given more places or answers than max_answers, a
 worker meeting a task twice, and places that do not add up (remaining + active + submitted != max_answers).
@@ -35,11 +39,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
 import random
 import signal
+import statistics
 import sys
 import time
 from collections import Counter
@@ -206,7 +212,7 @@ class RunResult:
     recorder: Recorder
     usage: dict[str, float]  # seconds: "wall" and the CPU of each party
     lags: list[float]
-    in_app: dict[str, list[float]]  # gunicorn's own timing of each request, from its access log
+    in_app: dict[str, list[float]]  # the server's own timing of each request, from its access log
 
     @property
     def seconds(self) -> float:
@@ -259,7 +265,7 @@ async def _run(
     stop = asyncio.Event()
     lags: list[float] = []
     # Simulated workers share a pool of connections, as they would behind a proxy. The keep-alive is below
-    # gunicorn's 2 s, so the client drops an idle connection before the server does.
+    # gunicorn's 2 s, so the client drops an idle connection before the server does (granian keeps them longer).
     connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=1.5)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(server.url, connector=connector, timeout=timeout) as session:
@@ -641,11 +647,15 @@ def main() -> None:
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument(
         "--web-servers",
-        default="gunicorn",
-        help="WSGI servers to run the HTTP modes on, one after the other: gunicorn (gthread) and/or granian",
+        default="granian",
+        help="WSGI servers to run the HTTP modes on, one after the other: granian (make serve's) and/or "
+        "gunicorn (gthread)",
     )
     parser.add_argument(
         "--server-rounds", type=int, default=1, help="times to go through --web-servers (A, B, A, B, ...)"
+    )
+    parser.add_argument(
+        "--pair-seconds", type=float, default=10.0, help="measured seconds per server and round (pairs mode)"
     )
     parser.add_argument(
         "--accuracy",
@@ -664,11 +674,13 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
     modes = [m for m in args.modes.split(",") if m]
-    if not set(modes) <= {"inprocess", "realistic", "capacity"}:
-        parser.error("--modes takes inprocess, realistic and/or capacity")
+    if not set(modes) <= {"inprocess", "realistic", "capacity", "pairs"}:
+        parser.error("--modes takes inprocess, realistic, capacity and/or pairs")
     web_servers = [w for w in args.web_servers.split(",") if w]
     if not web_servers or not set(web_servers) <= {"gunicorn", "granian"}:
         parser.error("--web-servers takes gunicorn and/or granian")
+    if "pairs" in modes and len(web_servers) < 2:
+        parser.error("--modes pairs compares two or more --web-servers")
 
     # A plain SIGTERM would skip the `finally` that stops the server: turn it into an exit that runs it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -756,7 +768,7 @@ def main() -> None:
                 "requests": costs,
             }
         )
-    http_modes = [m for m in modes if m != "inprocess"]
+    http_modes = [m for m in modes if m in ("realistic", "capacity")]
     for server_round in range(args.server_rounds if http_modes else 0):
         for web_server in web_servers:
             with _common.serve(
@@ -873,6 +885,17 @@ def main() -> None:
                                 ping_usage=ping.usage,
                             )
                             report["runs"].append(run)
+    if "pairs" in modes:
+        largest = max(sizes)
+        report["runs"].append(
+            {
+                "mode": "pairs",
+                "size": largest,
+                "rounds": _server_pairs(
+                    args=args, web_servers=web_servers, pool_id=data["pools"][largest], tokens=tokens
+                ),
+            }
+        )
     for size in sizes:
         pool_id = data["pools"][size]
         found = _check(pool_id)
@@ -887,6 +910,104 @@ def main() -> None:
     )
     if failed:
         sys.exit("FAILED: the database holds over-assigned tasks, repeated workers or lost places")
+
+
+def _server_pairs(
+    *, args: argparse.Namespace, web_servers: list[str], pool_id: int, tokens: list[str]
+) -> list[dict[str, Any]]:
+    """Every server in `web_servers` up at once; slices of the capacity load go to each in turn (A B, then B A,
+    so a machine that drifts faster or slower weighs on both), and each slice's figures are compared with its
+    partner's in the same round: the machine's drift between rounds, larger than the difference between two
+    servers, drops out of the ratio."""
+    rounds: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        # The same server named twice is an A/A control: how far two copies of one server drift apart.
+        labels = [
+            name if web_servers.count(name) == 1 else f"{name}#{i + 1}" for i, name in enumerate(web_servers)
+        ]
+        servers = {
+            label: stack.enter_context(
+                _common.serve(
+                    url=DATABASE_URL,
+                    workers=args.web_workers,
+                    threads=args.web_threads,
+                    ready_token=tokens[0],
+                    web_server=name,
+                )
+            )
+            for label, name in zip(labels, web_servers, strict=True)
+        }
+        web_servers = labels
+        print(
+            f"\n== server pairs: {', '.join(web_servers)} ({args.web_workers} workers x {args.web_threads} "
+            f"threads each), {args.capacity_workers} workers without think time, slices of "
+            f"{args.pair_seconds:g} s (load average {_common.load_average()})"
+        )
+        # A first slice on each server grows the tables the claims read, then their statistics are taken, as
+        # on a platform in use (see _run); the measured rounds follow.
+        for name in web_servers:
+            asyncio.run(
+                _run(
+                    server=servers[name],
+                    tokens=tokens[: args.capacity_workers],
+                    pool_id=pool_id,
+                    think=0,
+                    warmup=0,
+                    duration=args.pair_seconds,
+                    connections=args.capacity_workers,
+                    seed=args.seed,
+                    accuracy=args.accuracy,
+                )
+            )
+        _analyze_growing_tables()
+        for round_number in range(args.server_rounds):
+            order = web_servers if round_number % 2 == 0 else web_servers[::-1]
+            figures: dict[str, Any] = {}
+            for name in order:
+                _quiet(args)
+                result = asyncio.run(
+                    _run(
+                        server=servers[name],
+                        tokens=tokens[: args.capacity_workers],
+                        pool_id=pool_id,
+                        think=0,
+                        warmup=args.capacity_warmup,
+                        duration=args.pair_seconds,
+                        connections=args.capacity_workers,
+                        seed=args.seed + round_number,
+                        accuracy=args.accuracy,
+                    )
+                )
+                cycles = result.count("submit") / result.seconds
+                figures[name] = {
+                    "cycles_per_s": cycles,
+                    "cpu_ms_per_cycle": result.per_request_ms("cycle", requests=result.count("submit")),
+                    "other_cores": result.usage["other"] / result.seconds,
+                    "statuses": dict(result.recorder.statuses),
+                }
+            first = web_servers[0]
+            line = ", ".join(
+                f"{name} {f['cycles_per_s']:.1f} cycles/s {f['cpu_ms_per_cycle']:.2f} ms"
+                for name, f in figures.items()
+            )
+            ratios = ", ".join(
+                f"{name}/{first} {figures[name]['cycles_per_s'] / figures[first]['cycles_per_s']:.3f} "
+                f"(CPU {figures[name]['cpu_ms_per_cycle'] / figures[first]['cpu_ms_per_cycle']:.3f})"
+                for name in web_servers[1:]
+            )
+            others = max(f["other_cores"] for f in figures.values())
+            print(f"  round {round_number + 1}: {line}; {ratios}; other processes up to {others:.2f} cores")
+            rounds.append(figures)
+    first = web_servers[0]
+    for name in web_servers[1:]:
+        throughput = sorted(r[name]["cycles_per_s"] / r[first]["cycles_per_s"] for r in rounds)
+        cpu = sorted(r[name]["cpu_ms_per_cycle"] / r[first]["cpu_ms_per_cycle"] for r in rounds)
+        print(
+            f"  {name} against {first}, {len(rounds)} pairs: throughput ratio median "
+            f"{statistics.median(throughput):.3f} ({throughput[0]:.3f}-{throughput[-1]:.3f}), CPU per cycle "
+            f"ratio median {statistics.median(cpu):.3f} ({cpu[0]:.3f}-{cpu[-1]:.3f})"
+        )
+    return rounds
 
 
 def _quiet(args: argparse.Namespace) -> None:

@@ -1,9 +1,9 @@
-"""Issue 8 item 5: the real services under load, each killed or restarted mid-way.
+"""The real services under load, each killed or restarted mid-way.
 
-gunicorn (gthread) and a dramatiq worker run as subprocesses against the live test database. Worker threads
-submit answers through the API and ask for withdrawals while, in turn, gunicorn is SIGKILLed and started again,
-the dramatiq worker is SIGKILLed and started again, Redis is shut down without saving and started again, and
-PostgreSQL is restarted. Clients retry through the outages. Afterwards: every answer the API acknowledged is
+The web server `make serve` runs (granian) and a dramatiq worker run as subprocesses against the live test
+database. Worker threads submit answers through the API and ask for withdrawals while, in turn, the web server
+is SIGKILLed and started again, the dramatiq worker is SIGKILLed and started again, Redis is shut down without
+saving and started again, and PostgreSQL is restarted. Clients retry through the outages. Afterwards: every answer the API acknowledged is
 stored, no task has more answers than its overlap, no worker met a task twice, the ledger balances, and every
 withdrawal ends paid once or failed and refunded.
 
@@ -61,7 +61,7 @@ def _env() -> dict[str, str]:
         "DATABASE_URL": database_url(),
         "DRAMATIQ_BROKER_URL": REDIS_URL,
         "FAIRLABEL_TESTING": "1",
-        "SECRET_KEY": "fault-test-" + "x" * 40,  # one key for every gunicorn worker
+        "SECRET_KEY": "fault-test-" + "x" * 40,  # one key for every web server process
         "SECURE_SSL_REDIRECT": "0",
         "SIMULATED_PAYOUT_DELAY": "0.1",
         "SIMULATED_PAYOUT_FAILURE_RATE": "0.2",
@@ -77,9 +77,11 @@ def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, cwd=REPO, env=_env(), stdout=out, stderr=out, start_new_session=True)
 
 
-def _start_gunicorn(port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [str(VENV_BIN / "gunicorn"), "fairlabel.wsgi", "-k", "gthread", "-w", "2", "--threads", "4"]
-    process = _start([*command, "-b", f"127.0.0.1:{port}"], log)
+def _start_web(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The web server `make serve` runs (granian), two processes of four threads."""
+    command = [str(VENV_BIN / "granian"), "--interface", "wsgi", "fairlabel.wsgi:application", "--no-ws"]
+    command += ["--workers", "2", "--blocking-threads", "4", "--respawn-failed-workers"]
+    process = _start([*command, "--host", "127.0.0.1", "--port", str(port)], log)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -87,9 +89,9 @@ def _start_gunicorn(port: int, log: Path) -> subprocess.Popen[bytes]:
                 return process
         except httpx.HTTPError:
             pass
-        assert process.poll() is None, f"gunicorn exited:\n{log.read_text()[-3000:]}"
+        assert process.poll() is None, f"the web server exited:\n{log.read_text()[-3000:]}"
         time.sleep(0.1)
-    pytest.fail(f"gunicorn did not answer:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"the web server did not answer:\n{log.read_text()[-3000:]}")
 
 
 def _start_dramatiq(log: Path) -> subprocess.Popen[bytes]:
@@ -230,8 +232,8 @@ def _run(tmp_path: Path) -> None:
     tokens = {w.pk: token_for(user=w).key for w in workers}
 
     port = _free_port()
-    web_log, job_log = tmp_path / "gunicorn.log", tmp_path / "dramatiq.log"
-    web = _start_gunicorn(port, web_log)
+    web_log, job_log = tmp_path / "web.log", tmp_path / "dramatiq.log"
+    web = _start_web(port, web_log)
     jobs = _start_dramatiq(job_log)
     stop = threading.Event()
     clients = [
@@ -257,10 +259,10 @@ def _run(tmp_path: Path) -> None:
                 time.sleep(0.1)
 
         wait_for_progress(0)
-        # 1. gunicorn: SIGKILL master and workers, start again on the same port.
+        # 1. The web server: SIGKILL its main process and workers, start again on the same port.
         kill(web, signal.SIGKILL)
         time.sleep(0.5)
-        web = _start_gunicorn(port, web_log)
+        web = _start_web(port, web_log)
         wait_for_progress(answers())
         # 2. the dramatiq worker, in the middle of paying withdrawals.
         kill(jobs, signal.SIGKILL)
