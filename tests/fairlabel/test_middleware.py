@@ -83,3 +83,36 @@ def test_error_pages_send_it_too(path):
     response = client.get(path)
     assert response.status_code == 404
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def _policy_headers(response) -> dict[str, str]:
+    return {
+        name: response[name]
+        for name in ("Content-Security-Policy", "Content-Security-Policy-Report-Only")
+        if name in response
+    }
+
+
+@pytest.mark.parametrize("image_hosts", [[], ["images.acme.example", "*.cdn.example"]])
+def test_the_policy_built_once_is_the_one_django_csp_builds_each_time(settings, rf, image_hosts):
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+
+    from fairlabel.middleware import ContentSecurityPolicyMiddleware
+
+    settings.TASK_IMAGE_HOSTS = image_hosts
+    middleware = ContentSecurityPolicyMiddleware(lambda request: HttpResponse())
+    for path in ("/api/v1/ping/", "/login/", "/tasks/"):
+        built_once = [middleware.process_response(rf.get(path), HttpResponse()) for _ in range(2)]
+        # django-csp's own response handling, with this project's policy parts.
+        each_time = CSPMiddleware.process_response(middleware, rf.get(path), HttpResponse())
+        assert _policy_headers(built_once[0]) == _policy_headers(built_once[1]) == _policy_headers(each_time)
+        assert "default-src 'self'" in built_once[0]["Content-Security-Policy"]
+    assert all(host in built_once[0]["Content-Security-Policy"] for host in image_hosts)
+
+
+def test_a_view_that_changes_the_policy_still_gets_its_own(client):
+    schema_docs = client.get("/api/docs/")
+    assert schema_docs.status_code == 200
+    assert "'unsafe-inline'" in schema_docs["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in client.get("/login/")["Content-Security-Policy"]
