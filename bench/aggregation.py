@@ -56,6 +56,20 @@ class Dataset:
     given: np.ndarray  # positions in gold_task given to the methods (fixed-seed 10%)
     scored: np.ndarray  # the other 90%, where accuracy is counted
 
+    def arrays(self, given: np.ndarray | None = None) -> dict[str, Any]:
+        """The answers and the golden items at positions `given` (none if None), as the aggregations take them."""
+        encoded = self.encoded
+        return {
+            "task_idx": encoded.task_idx,
+            "worker_idx": encoded.worker_idx,
+            "label_idx": encoded.label_idx,
+            "n_tasks": len(encoded.tasks),
+            "n_workers": len(encoded.workers),
+            "n_labels": len(encoded.labels),
+            "gold_task_idx": None if given is None else self.gold_task[given],
+            "gold_label_idx": None if given is None else self.gold_label[given],
+        }
+
 
 def load_dataset(folder: Path) -> Dataset:
     with (folder / "answers.csv").open(newline="") as f:
@@ -86,18 +100,7 @@ def load_datasets() -> list[Dataset]:
 
 
 def ours(method: str, data: Dataset, given: np.ndarray | None) -> np.ndarray:
-    encoded = data.encoded
-    result = aggregate(
-        method=method,
-        task_idx=encoded.task_idx,
-        worker_idx=encoded.worker_idx,
-        label_idx=encoded.label_idx,
-        n_tasks=len(encoded.tasks),
-        n_workers=len(encoded.workers),
-        n_labels=len(encoded.labels),
-        gold_task_idx=None if given is None else data.gold_task[given],
-        gold_label_idx=None if given is None else data.gold_label[given],
-    )
+    result = aggregate(method=method, **data.arrays(given))
     return np.asarray(result.labels)
 
 
@@ -105,17 +108,7 @@ def ours_auto(data: Dataset) -> np.ndarray:
     """The method a pool set to "auto" would choose with the given 10% of gold (quality.selection)."""
     from quality.selection import aggregate_chosen
 
-    encoded = data.encoded
-    chosen = aggregate_chosen(
-        task_idx=encoded.task_idx,
-        worker_idx=encoded.worker_idx,
-        label_idx=encoded.label_idx,
-        n_tasks=len(encoded.tasks),
-        n_workers=len(encoded.workers),
-        n_labels=len(encoded.labels),
-        gold_task_idx=data.gold_task[data.given],
-        gold_label_idx=data.gold_label[data.given],
-    )
+    chosen = aggregate_chosen(**data.arrays(data.given))
     print(f"  {data.name}: auto chose {chosen.choice.method} (scores {chosen.choice.as_json()['scores']})")
     return np.asarray(chosen.calibrated.result.labels)
 
@@ -376,20 +369,9 @@ def bench_calibration() -> list[dict[str, Any]]:
     what a target buys."""
     rows = []
     for data in load_datasets():
-        encoded = data.encoded
         scored_task, truth = data.gold_task[data.scored], data.gold_label[data.scored]
         for method in ("ds", "mv", "wawa"):
-            result = aggregate(
-                method=method,
-                task_idx=encoded.task_idx,
-                worker_idx=encoded.worker_idx,
-                label_idx=encoded.label_idx,
-                n_tasks=len(encoded.tasks),
-                n_workers=len(encoded.workers),
-                n_labels=len(encoded.labels),
-                gold_task_idx=data.gold_task[data.given],
-                gold_label_idx=data.gold_label[data.given],
-            )
+            result = aggregate(method=method, **data.arrays(data.given))
             confidence = result.confidence[scored_task]
             right = result.labels[scored_task] == truth
             row: dict[str, Any] = {
@@ -413,21 +395,10 @@ def bench_calibrated() -> list[dict[str, Any]]:
 
     rows = []
     for data in load_datasets():
-        encoded = data.encoded
         scored_task, truth = data.gold_task[data.scored], data.gold_label[data.scored]
         for method in ("ds", "mv", "wawa"):
             started = time.perf_counter()
-            run = aggregate_calibrated(
-                method=method,
-                task_idx=encoded.task_idx,
-                worker_idx=encoded.worker_idx,
-                label_idx=encoded.label_idx,
-                n_tasks=len(encoded.tasks),
-                n_workers=len(encoded.workers),
-                n_labels=len(encoded.labels),
-                gold_task_idx=data.gold_task[data.given],
-                gold_label_idx=data.gold_label[data.given],
-            )
+            run = aggregate_calibrated(method=method, **data.arrays(data.given))
             seconds = time.perf_counter() - started
             right = run.result.labels[scored_task] == truth
             calibration = run.calibration
