@@ -788,103 +788,17 @@ def main() -> None:
                         print(
                             f"\n== {mode}, {web_server}, pool of {size:,} tasks (load average {_common.load_average()})"
                         )
-                        if mode == "realistic":
-                            _quiet(args)
-                            result = asyncio.run(
-                                _run(
-                                    server=server,
-                                    tokens=tokens[: args.workers],
-                                    pool_id=pool_id,
-                                    think=args.think,
-                                    warmup=args.warmup,
-                                    duration=args.duration,
-                                    connections=args.connections,
-                                    seed=args.seed,
-                                    accuracy=args.accuracy,
-                                )
+                        runner = _realistic if mode == "realistic" else _capacity
+                        report["runs"].append(
+                            runner(
+                                args=args,
+                                server=server,
+                                tokens=tokens,
+                                pool_id=pool_id,
+                                size=size,
+                                web_server=web_server,
                             )
-                            lat = result.recorder.latencies
-                            cycles = len(lat.get("submit", [])) / result.seconds
-                            print(
-                                f"  {args.workers:,} workers, think {args.think:g} s: "
-                                f"offered ~{args.workers / args.think:.0f} cycles/s, completed {cycles:.1f} cycles/s"
-                            )
-                            print(_latency_line("next", lat.get("next", [])))
-                            print(_latency_line("submit", lat.get("submit", [])))
-                            print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
-                            print(
-                                _latency_line("submit", result.in_app.get("submit", []), where="in the app")
-                            )
-                            print(_usage_line(result))
-                            print(_statuses_line(result))
-                            report["runs"].append(
-                                {
-                                    **_run_json(mode, size, result, cycles_per_s=cycles),
-                                    "web_server": web_server,
-                                }
-                            )
-                        else:
-                            capacity_tokens = tokens[: args.capacity_workers]
-                            # Slices of cycles and of pings alternate, so load from other processes on the shared
-                            # machine, if any, falls on both sides of the ratio rather than on one.
-                            slice_seconds = args.capacity_duration / args.capacity_rounds
-                            cycle_slices, ping_slices = [], []
-                            for _ in range(args.capacity_rounds):
-                                _quiet(args)
-                                for pool_or_ping, into in ((pool_id, cycle_slices), (None, ping_slices)):
-                                    into.append(
-                                        asyncio.run(
-                                            _run(
-                                                server=server,
-                                                tokens=capacity_tokens,
-                                                pool_id=pool_or_ping,
-                                                think=0,
-                                                warmup=args.capacity_warmup,
-                                                duration=slice_seconds,
-                                                connections=args.capacity_workers,
-                                                seed=args.seed,
-                                                accuracy=args.accuracy,
-                                            )
-                                        )
-                                    )
-                            result, ping = _merge(cycle_slices), _merge(ping_slices)
-                            cycles = result.count("submit") / result.seconds
-                            pings = ping.count("ping") / ping.seconds
-                            ratio = pings / 2 / cycles if cycles else math.inf
-                            cycle_cpu = result.per_request_ms("cycle", requests=result.count("submit"))
-                            ping_cpu = ping.per_request_ms("ping", requests=ping.count("ping"))
-                            cpu_ratio = cycle_cpu / (2 * ping_cpu) if ping_cpu else math.inf
-                            print(
-                                f"  {args.capacity_workers} workers, no think time: {cycles:.1f} cycles/s "
-                                f"(next + submit), {args.capacity_rounds} slices of {slice_seconds:g} s"
-                            )
-                            print(_latency_line("next", result.recorder.latencies.get("next", [])))
-                            print(_latency_line("submit", result.recorder.latencies.get("submit", [])))
-                            print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
-                            print(
-                                _latency_line("submit", result.in_app.get("submit", []), where="in the app")
-                            )
-                            print(_usage_line(result))
-                            print(_statuses_line(result))
-                            print(f"  ping, same clients, slices in between: {pings:.1f} requests/s")
-                            print(_latency_line("ping", ping.recorder.latencies.get("ping", [])))
-                            print(_latency_line("ping", ping.in_app.get("ping", []), where="in the app"))
-                            print(_usage_line(ping))
-                            print(
-                                f"  one cycle costs {ratio:.2f} ping pairs in throughput (target <= 3); "
-                                f"server + PostgreSQL CPU: {cycle_cpu:.1f} ms per cycle, {ping_cpu:.2f} ms per ping "
-                                f"({cpu_ratio:.2f} ping pairs)"
-                            )
-                            run = _run_json(mode, size, result, cycles_per_s=cycles)
-                            run["web_server"] = web_server
-                            run.update(
-                                ping_per_s=pings,
-                                cycle_in_ping_pairs=ratio,
-                                cpu_ms_per_cycle=cycle_cpu,
-                                cpu_ms_per_ping=ping_cpu,
-                                ping_usage=ping.usage,
-                            )
-                            report["runs"].append(run)
+                        )
     if "pairs" in modes:
         largest = max(sizes)
         report["runs"].append(
@@ -910,6 +824,137 @@ def main() -> None:
     )
     if failed:
         sys.exit("FAILED: the database holds over-assigned tasks, repeated workers or lost places")
+
+
+def _realistic(
+    *,
+    args: argparse.Namespace,
+    server: _common.Server,
+    tokens: list[str],
+    pool_id: int,
+    size: int,
+    web_server: str,
+) -> dict[str, Any]:
+    """Many workers thinking between tasks: latency at a fixed offered rate."""
+    _quiet(args)
+    result = asyncio.run(
+        _run(
+            server=server,
+            tokens=tokens[: args.workers],
+            pool_id=pool_id,
+            think=args.think,
+            warmup=args.warmup,
+            duration=args.duration,
+            connections=args.connections,
+            seed=args.seed,
+            accuracy=args.accuracy,
+        )
+    )
+    lat = result.recorder.latencies
+    cycles = len(lat.get("submit", [])) / result.seconds
+    print(
+        f"  {args.workers:,} workers, think {args.think:g} s: "
+        f"offered ~{args.workers / args.think:.0f} cycles/s, completed {cycles:.1f} cycles/s"
+    )
+    print(_latency_line("next", lat.get("next", [])))
+    print(_latency_line("submit", lat.get("submit", [])))
+    print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
+    print(_latency_line("submit", result.in_app.get("submit", []), where="in the app"))
+    print(_usage_line(result))
+    print(_statuses_line(result))
+    return {**_run_json("realistic", size, result, cycles_per_s=cycles), "web_server": web_server}
+
+
+def _capacity(
+    *,
+    args: argparse.Namespace,
+    server: _common.Server,
+    tokens: list[str],
+    pool_id: int,
+    size: int,
+    web_server: str,
+) -> dict[str, Any]:
+    """Workers without think time, slices of cycles alternating with slices of pings."""
+    # Slices of cycles and of pings alternate, so load from other processes on the shared
+    # machine, if any, falls on both sides of the ratio rather than on one.
+    slice_seconds = args.capacity_duration / args.capacity_rounds
+    cycle_slices, ping_slices = [], []
+    for _ in range(args.capacity_rounds):
+        _quiet(args)
+        for pool_or_ping, into in ((pool_id, cycle_slices), (None, ping_slices)):
+            into.append(
+                _capacity_slice(
+                    args=args,
+                    server=server,
+                    tokens=tokens,
+                    pool_id=pool_or_ping,
+                    warmup=args.capacity_warmup,
+                    duration=slice_seconds,
+                    seed=args.seed,
+                )
+            )
+    result, ping = _merge(cycle_slices), _merge(ping_slices)
+    cycles = result.count("submit") / result.seconds
+    pings = ping.count("ping") / ping.seconds
+    ratio = pings / 2 / cycles if cycles else math.inf
+    cycle_cpu = result.per_request_ms("cycle", requests=result.count("submit"))
+    ping_cpu = ping.per_request_ms("ping", requests=ping.count("ping"))
+    cpu_ratio = cycle_cpu / (2 * ping_cpu) if ping_cpu else math.inf
+    print(
+        f"  {args.capacity_workers} workers, no think time: {cycles:.1f} cycles/s "
+        f"(next + submit), {args.capacity_rounds} slices of {slice_seconds:g} s"
+    )
+    print(_latency_line("next", result.recorder.latencies.get("next", [])))
+    print(_latency_line("submit", result.recorder.latencies.get("submit", [])))
+    print(_latency_line("next", result.in_app.get("next", []), where="in the app"))
+    print(_latency_line("submit", result.in_app.get("submit", []), where="in the app"))
+    print(_usage_line(result))
+    print(_statuses_line(result))
+    print(f"  ping, same clients, slices in between: {pings:.1f} requests/s")
+    print(_latency_line("ping", ping.recorder.latencies.get("ping", [])))
+    print(_latency_line("ping", ping.in_app.get("ping", []), where="in the app"))
+    print(_usage_line(ping))
+    print(
+        f"  one cycle costs {ratio:.2f} ping pairs in throughput (target <= 3); "
+        f"server + PostgreSQL CPU: {cycle_cpu:.1f} ms per cycle, {ping_cpu:.2f} ms per ping "
+        f"({cpu_ratio:.2f} ping pairs)"
+    )
+    run = _run_json("capacity", size, result, cycles_per_s=cycles)
+    run["web_server"] = web_server
+    run.update(
+        ping_per_s=pings,
+        cycle_in_ping_pairs=ratio,
+        cpu_ms_per_cycle=cycle_cpu,
+        cpu_ms_per_ping=ping_cpu,
+        ping_usage=ping.usage,
+    )
+    return run
+
+
+def _capacity_slice(
+    *,
+    args: argparse.Namespace,
+    server: _common.Server,
+    tokens: list[str],
+    pool_id: int | None,
+    warmup: float,
+    duration: float,
+    seed: int,
+) -> RunResult:
+    """--capacity-workers clients without think time: workers on the pool, or pings if pool_id is None."""
+    return asyncio.run(
+        _run(
+            server=server,
+            tokens=tokens[: args.capacity_workers],
+            pool_id=pool_id,
+            think=0,
+            warmup=warmup,
+            duration=duration,
+            connections=args.capacity_workers,
+            seed=seed,
+            accuracy=args.accuracy,
+        )
+    )
 
 
 def _server_pairs(
@@ -946,18 +991,14 @@ def _server_pairs(
         # A first slice on each server grows the tables the claims read, then their statistics are taken, as
         # on a platform in use (see _run); the measured rounds follow.
         for name in web_servers:
-            asyncio.run(
-                _run(
-                    server=servers[name],
-                    tokens=tokens[: args.capacity_workers],
-                    pool_id=pool_id,
-                    think=0,
-                    warmup=0,
-                    duration=args.pair_seconds,
-                    connections=args.capacity_workers,
-                    seed=args.seed,
-                    accuracy=args.accuracy,
-                )
+            _capacity_slice(
+                args=args,
+                server=servers[name],
+                tokens=tokens,
+                pool_id=pool_id,
+                warmup=0,
+                duration=args.pair_seconds,
+                seed=args.seed,
             )
         _analyze_growing_tables()
         for round_number in range(args.server_rounds):
@@ -965,18 +1006,14 @@ def _server_pairs(
             figures: dict[str, Any] = {}
             for name in order:
                 _quiet(args)
-                result = asyncio.run(
-                    _run(
-                        server=servers[name],
-                        tokens=tokens[: args.capacity_workers],
-                        pool_id=pool_id,
-                        think=0,
-                        warmup=args.capacity_warmup,
-                        duration=args.pair_seconds,
-                        connections=args.capacity_workers,
-                        seed=args.seed + round_number,
-                        accuracy=args.accuracy,
-                    )
+                result = _capacity_slice(
+                    args=args,
+                    server=servers[name],
+                    tokens=tokens,
+                    pool_id=pool_id,
+                    warmup=args.capacity_warmup,
+                    duration=args.pair_seconds,
+                    seed=args.seed + round_number,
                 )
                 cycles = result.count("submit") / result.seconds
                 figures[name] = {
