@@ -24,19 +24,14 @@ from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from fairlabel.rows import from_row, select_list
 from fairlabel.sql import prepared_cursor
 
 
 @cache
-def _user_columns() -> tuple[str, ...]:
-    return tuple(field.attname for field in User._meta.concrete_fields)
-
-
-@cache
 def _lookup_sql() -> str:
-    columns = ", ".join(f'u."{field.column}"' for field in User._meta.concrete_fields)
     return (
-        f'SELECT t."created", {columns} FROM "{Token._meta.db_table}" t '
+        f'SELECT t."created", {select_list(User, "u")} FROM "{Token._meta.db_table}" t '
         f'JOIN "{User._meta.db_table}" u ON u."id" = t."user_id" WHERE t."key" = %s'
     )
 
@@ -74,7 +69,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         row = token_row(key)
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = User.from_db(connection.alias, list(_user_columns()), list(row[1:]))
+        user = from_row(User, row[1:])
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         token = Token.from_db(connection.alias, ["key", "user_id", "created"], [key, user.pk, row[0]])
