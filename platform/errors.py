@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -77,3 +80,44 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body["error"]["details"] = {"retry_after": response.get("Retry-After")}
     response.data = body
     return response
+
+
+# ----------------------------------------------------------------------- errors Django answers before a view
+# A client reading /api/ parses every answer as the contract's JSON error body, including for a path that
+# matches no endpoint and for the failures Django handles itself (a bad request, a crash), which would
+# otherwise come back as the site's HTML pages.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+@csrf_exempt  # a POST to a wrong path gets the 404, not a CSRF page
+def api_route_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
+    """Any method on a path under /api/ that no endpoint serves; names the endpoint a missing slash meant."""
+    details: dict[str, Any] = {"path": request.path_info}
+    if not request.path_info.endswith("/"):
+        try:
+            meant = resolve(request.path_info + "/").func
+        except Resolver404:
+            meant = api_route_not_found
+        if meant is not api_route_not_found:
+            details["did_you_mean"] = request.path_info + "/"
+    return JsonResponse(
+        error_body("not_found", f"No API endpoint answers {request.method} {request.path_info}.", details),
+        status=404,
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("invalid_request", "The request could not be read."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it has been logged."), status=500
+        )
+    return defaults.server_error(request)

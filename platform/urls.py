@@ -1,9 +1,10 @@
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from accounts.api import TokenView
+from fairlabel import errors
 from fairness import api as fairness_api
 from integrations import api as integrations_api
 from payouts import api as payouts_api
@@ -70,6 +71,11 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # After every API route: the rest of /api/ answers the contract's JSON 404, whatever the method.
+    re_path(r"^api/(?P<unmatched>.*)$", errors.api_route_not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
     path("", include("fairlabel.web_urls")),
 ]
+
+handler400 = errors.bad_request
+handler500 = errors.server_error

@@ -54,6 +54,7 @@ class Access:
 
 
 PUBLIC = Access(OK, OK, OK, OK, OK, OK)
+NOWHERE = Access(HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)
 SIGNED_IN = Access(LOGIN, OK, OK, OK, OK, OK)
 WORKERS = Access(LOGIN, OK, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)
 REQUESTERS = Access(LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, FORBIDDEN)
@@ -78,6 +79,8 @@ MATRIX: dict[str, dict[str, Access]] = {
     "api-token": {"POST": PUBLIC},
     "api-schema": {"GET": PUBLIC},
     "api-docs": {"GET": PUBLIC},
+    # Any path under /api/ that no endpoint serves: the same JSON 404 for everyone, signed in or not.
+    "api-not-found": {m: NOWHERE for m in ("GET", "POST", "DELETE")},
     "api-me": {"GET": SIGNED_IN},
     "api-ping": {"GET": SIGNED_IN},
     "api-pools": {"GET": REQUESTERS, "POST": REQUESTERS},
@@ -277,6 +280,7 @@ def build_world() -> World:
 # How to fill each path parameter, from the objects above. Admin parameters point at a real pool.
 PARAMS: dict[str, Callable[[World], object]] = {
     "pool_id": lambda w: w.pool.pk,
+    "unmatched": lambda w: "v1/me/record/",
     "assignment_id": lambda w: w.assignment.pk,
     "answer_id": lambda w: w.answer.pk,
     "webhook_id": lambda w: w.webhook.pk,
