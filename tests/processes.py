@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+import pytest
 from django.db import connection
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
@@ -45,3 +51,39 @@ def send(broker: RedisBroker, actor: str, *args: Any) -> None:
 def clear(broker: RedisBroker) -> None:
     for key in broker.client.scan_iter("dramatiq:*"):
         broker.client.delete(key)
+
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True)
+
+
+def start_web(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The web server `make serve` runs (granian), two processes of four threads; returns once it answers."""
+    command = [str(VENV_BIN / "granian"), "--interface", "wsgi", "fairlabel.wsgi:application", "--no-ws"]
+    command += ["--workers", "2", "--blocking-threads", "4", "--respawn-failed-workers"]
+    process = start([*command, "--host", "127.0.0.1", "--port", str(port)], log, env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/ping/", timeout=1).status_code < 500:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, f"the web server exited:\n{log.read_text()[-3000:]}"
+        time.sleep(0.1)
+    pytest.fail(f"the web server did not answer:\n{log.read_text()[-3000:]}")
+
+
+def start_dramatiq(log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return start([sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"], log, env)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -40,20 +38,12 @@ from payouts.selectors import balance_for_user
 from tasks.models import Answer, Task
 from tests.factories import WorkerFactory, open_pool
 from tests.payouts.util import submit
-from tests.processes import REDIS_URL, clear, database_url, kill, send
+from tests.processes import REDIS_URL, clear, database_url, free_port, kill, send, start_dramatiq, start_web
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 WORKERS, TASKS, OVERLAP = 10, 40, 3
 WITHDRAWAL = Decimal("0.50")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env() -> dict[str, str]:
@@ -72,30 +62,12 @@ def _env() -> dict[str, str]:
     }
 
 
-def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=REPO, env=_env(), stdout=out, stderr=out, start_new_session=True)
-
-
 def _start_web(port: int, log: Path) -> subprocess.Popen[bytes]:
-    """The web server `make serve` runs (granian), two processes of four threads."""
-    command = [str(VENV_BIN / "granian"), "--interface", "wsgi", "fairlabel.wsgi:application", "--no-ws"]
-    command += ["--workers", "2", "--blocking-threads", "4", "--respawn-failed-workers"]
-    process = _start([*command, "--host", "127.0.0.1", "--port", str(port)], log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/ping/", timeout=1).status_code < 500:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, f"the web server exited:\n{log.read_text()[-3000:]}"
-        time.sleep(0.1)
-    pytest.fail(f"the web server did not answer:\n{log.read_text()[-3000:]}")
+    return start_web(port, log, _env())
 
 
 def _start_dramatiq(log: Path) -> subprocess.Popen[bytes]:
-    return _start([sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"], log)
+    return start_dramatiq(log, _env())
 
 
 def _restart_redis() -> None:
@@ -231,7 +203,7 @@ def _run(tmp_path: Path) -> None:
     pool = open_pool(tasks=TASKS, overlap=OVERLAP, reward="0.10", fund_amount="100")
     tokens = {w.pk: token_for(user=w).key for w in workers}
 
-    port = _free_port()
+    port = free_port()
     web_log, job_log = tmp_path / "web.log", tmp_path / "dramatiq.log"
     web = _start_web(port, web_log)
     jobs = _start_dramatiq(job_log)
