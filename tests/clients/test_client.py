@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pandas
 import pytest
+from fairlabel_client import Client, FairlabelError, ImportFailed, RateLimited
 
 from accounts.models import User
 from accounts.services import token_for
-from fairlabel_client import Client, FairlabelError, ImportFailed, RateLimited
 from tasks.models import Pool, Task
 from tests.clients.conftest import RATE
 
@@ -34,7 +34,9 @@ def _answer_everything(server: Any, pool_id: int, workers: list[User], label: st
 def test_the_whole_flow_from_a_dataframe_to_a_dataframe(
     server: Any, connection_env: User, workers: list[User]
 ) -> None:
-    frame = pandas.DataFrame({"text": ["cheap watches", "a blue bike", "free money"], "external_id": ["a", "b", "c"]})
+    frame = pandas.DataFrame(
+        {"text": ["cheap watches", "a blue bike", "free money"], "external_id": ["a", "b", "c"]}
+    )
     with Client() as client:
         pool = client.create_pool(**POOL, instructions="Is it spam?")
         assert pool["status"] == "draft" and pool["task_type"] == "single_choice"
@@ -78,7 +80,9 @@ def test_a_big_file_goes_through_the_background_import_and_is_waited_for(
     assert Task.objects.filter(pool_id=pool["id"]).count() == 3000
 
 
-def test_a_failed_background_import_is_an_exception_naming_the_row(connection_env: User, tmp_path: Path) -> None:
+def test_a_failed_background_import_is_an_exception_naming_the_row(
+    connection_env: User, tmp_path: Path
+) -> None:
     path = tmp_path / "tasks.jsonl"
     lines = [json.dumps({"data": {"text": f"listing {n} " + "x" * 40}}) for n in range(2000)]
     lines[1500] = '{"data": "not an object"}'
@@ -137,7 +141,7 @@ def test_downloads_stream_to_a_file_and_iterate(
         target = client.download(pool["id"], tmp_path / "answers.csv", what="answers")
         answers = list(client.answers(pool["id"]))
         with pytest.raises(FairlabelError) as bad_format:
-            client.download(pool["id"], tmp_path / "x.txt", format="xml")  # type: ignore[arg-type]
+            client.download(pool["id"], tmp_path / "x.txt", format="xml")
     with target.open() as f:
         assert len(list(csv.DictReader(f))) == 5
     assert len(answers) == 5 and {a["label"] for a in answers} == {"OK"}
@@ -173,5 +177,8 @@ def test_the_server_and_token_come_from_a_config_file(
 def test_a_server_that_is_not_there_is_an_http_error(transactional_db: Any) -> None:
     from tests.processes import free_port
 
-    with Client(f"http://127.0.0.1:{free_port()}", "t", timeout=2) as client, pytest.raises(httpx.ConnectError):
+    with (
+        Client(f"http://127.0.0.1:{free_port()}", "t", timeout=2) as client,
+        pytest.raises(httpx.ConnectError),
+    ):
         client.me()

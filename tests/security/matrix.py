@@ -80,7 +80,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     "api-schema": {"GET": PUBLIC},
     "api-docs": {"GET": PUBLIC},
     # Any path under /api/ that no endpoint serves: the same JSON 404 for everyone, signed in or not.
-    "api-not-found": {m: NOWHERE for m in ("GET", "POST", "DELETE")},
+    "api-not-found": dict.fromkeys(("GET", "POST", "DELETE"), NOWHERE),
     "api-me": {"GET": SIGNED_IN},
     "api-ping": {"GET": SIGNED_IN},
     "api-pools": {"GET": REQUESTERS, "POST": REQUESTERS},

@@ -108,7 +108,7 @@ def _html_post_routes() -> list[str]:
     return sorted(
         route.name
         for route in all_routes()
-        if not route.route.startswith("api/")
+        if not route.route.startswith(("api/", "^api/"))
         and route.namespace is None
         and "POST" in MATRIX.get(route.name, {})
     )

@@ -10,7 +10,7 @@ import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -57,11 +57,13 @@ def _tasks_upload(client: Client, args: argparse.Namespace) -> None:
     print(f"created {created} tasks")
 
 
-def _download(what: str) -> Any:
+def _download(what: Literal["results", "answers"]) -> Any:
     def run(client: Client, args: argparse.Namespace) -> None:
         target = args.output or f"pool-{args.pool}-{what}.{_suffix(args.format)}"
         method = getattr(args, "method", None)
-        client.download(args.pool, target, what=what, format=args.format, method=method, progress=not args.quiet)
+        client.download(
+            args.pool, target, what=what, format=args.format, method=method, progress=not args.quiet
+        )
         print(target)
 
     return run
@@ -83,7 +85,9 @@ def parser() -> argparse.ArgumentParser:
     create = pools.add_parser("create", help="create a pool from a TOML file of POST /pools/ fields")
     create.add_argument("--file", required=True, help="pool.toml: name, labels, reward, overlap, ...")
     create.set_defaults(run=_pools_create)
-    pools.add_parser("list", help="every pool: id, status, completed/tasks, name").set_defaults(run=_pools_list)
+    pools.add_parser("list", help="every pool: id, status, completed/tasks, name").set_defaults(
+        run=_pools_list
+    )
     for name, run, text in (
         ("show", _pools_show, "the pool as JSON"),
         ("open", _pools_open, "open the pool and reserve its cost"),
@@ -105,7 +109,10 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--quiet", action="store_true", help="no progress bar")
     upload.set_defaults(run=_tasks_upload)
 
-    for what, formats in (("answers", ["csv", "jsonl", "json"]), ("results", ["csv", "jsonl", "json", "coco"])):
+    for what, formats in (
+        ("answers", ["csv", "jsonl", "json"]),
+        ("results", ["csv", "jsonl", "json", "coco"]),
+    ):
         commands = groups.add_parser(what, help=f"download a pool's {what}").add_subparsers(
             dest="command", required=True
         )
@@ -114,9 +121,9 @@ def parser() -> argparse.ArgumentParser:
         download.add_argument("--format", choices=formats, default="csv")
         download.add_argument("--output", "-o", help="default: pool-ID-WHAT.FORMAT")
         download.add_argument("--quiet", action="store_true", help="no progress bar")
+        download.set_defaults(run=_download(what))
         if what == "results":
             download.add_argument("--method", choices=["ds", "mv", "wawa", "auto"])
-        download.set_defaults(run=_download(what))
     return top
 
 

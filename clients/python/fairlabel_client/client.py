@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict
+from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 import httpx
 from tqdm import tqdm
@@ -82,7 +82,11 @@ def _error_from(response: httpx.Response) -> FairlabelError:
         code, message, details = str(error["code"]), str(error["message"]), dict(error.get("details") or {})
     except (ValueError, KeyError, TypeError):
         # Not the API's body (a proxy in between, for instance): keep what there is.
-        code, message, details = f"http_{response.status_code}", response.text[:500] or response.reason_phrase, {}
+        code, message, details = (
+            f"http_{response.status_code}",
+            response.text[:500] or response.reason_phrase,
+            {},
+        )
     return FairlabelError(status=response.status_code, code=code, message=message, details=details)
 
 
@@ -296,11 +300,8 @@ class Client:
         show = self.progress if progress is None else progress
         if isinstance(tasks, (str, os.PathLike)):
             return self._upload_file(pool_id, Path(tasks), show=show, poll_every=poll_every)
-        rows: Iterable[Mapping[str, Any]]
-        if hasattr(tasks, "to_dict") and hasattr(tasks, "columns"):
-            rows = tasks.to_dict("records")
-        else:
-            rows = tasks  # type: ignore[assignment]
+        is_frame = hasattr(tasks, "to_dict") and hasattr(tasks, "columns")
+        rows: Iterable[Mapping[str, Any]] = cast(Any, tasks).to_dict("records") if is_frame else tasks
         # Written to a file and sent as one upload, so a list is as all-or-nothing as a file.
         with tempfile.TemporaryDirectory(prefix="fairlabel-") as folder:
             path = Path(folder) / "tasks.jsonl"
@@ -315,11 +316,12 @@ class Client:
         def send() -> httpx.Response:
             with (
                 path.open("rb") as file,
-                tqdm(total=size, unit="B", unit_scale=True, disable=not show, desc=f"upload {path.name}") as bar,
+                tqdm(
+                    total=size, unit="B", unit_scale=True, disable=not show, desc=f"upload {path.name}"
+                ) as bar,
             ):
-                return self._http.post(
-                    f"pools/{pool_id}/tasks/", files={"file": (path.name, _CountingReader(file, bar))}
-                )
+                reader: IO[bytes] = _CountingReader(file, bar)  # type: ignore[assignment]
+                return self._http.post(f"pools/{pool_id}/tasks/", files={"file": (path.name, reader)})
 
         body = self._with_retries(send).json()
         if "created" in body:

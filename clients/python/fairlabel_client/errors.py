@@ -8,7 +8,9 @@ from typing import Any
 class FairlabelError(Exception):
     """An error answer from the API: its HTTP status, its error code, its sentence and its details."""
 
-    def __init__(self, *, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{message} ({code}, HTTP {status})")
         self.status = status
         self.code = code
