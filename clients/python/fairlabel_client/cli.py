@@ -109,10 +109,11 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--quiet", action="store_true", help="no progress bar")
     upload.set_defaults(run=_tasks_upload)
 
-    for what, formats in (
+    exports: list[tuple[Literal["results", "answers"], list[str]]] = [
         ("answers", ["csv", "jsonl", "json"]),
         ("results", ["csv", "jsonl", "json", "coco"]),
-    ):
+    ]
+    for what, formats in exports:
         commands = groups.add_parser(what, help=f"download a pool's {what}").add_subparsers(
             dest="command", required=True
         )
