@@ -88,6 +88,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 # otherwise come back as the site's HTML pages.
 
 
+def _json_error(code: str, message: str, status: int, details: dict[str, Any] | None = None) -> JsonResponse:
+    # Written as DRF writes the same body from a view: compact, UTF-8 as it is.
+    return JsonResponse(
+        error_body(code, message, details),
+        status=status,
+        json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},
+    )
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith("/api/")
 
@@ -103,21 +112,18 @@ def api_route_not_found(request: HttpRequest, unmatched: str = "") -> JsonRespon
             meant = api_route_not_found
         if meant is not api_route_not_found:
             details["did_you_mean"] = request.path_info + "/"
-    return JsonResponse(
-        error_body("not_found", f"No API endpoint answers {request.method} {request.path_info}.", details),
-        status=404,
+    return _json_error(
+        "not_found", f"No API endpoint answers {request.method} {request.path_info}.", 404, details
     )
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(error_body("invalid_request", "The request could not be read."), status=400)
+        return _json_error("invalid_request", "The request could not be read.", 400)
     return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(
-            error_body("server_error", "Something went wrong on our side; it has been logged."), status=500
-        )
+        return _json_error("server_error", "Something went wrong on our side; it has been logged.", 500)
     return defaults.server_error(request)
