@@ -17,7 +17,7 @@ from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, request_user
 from quality.selectors import ITEM_COLUMNS, pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
-from quality.types import row_check
+from quality.types import TYPES, row_check
 from requester.exports import parse_format, stream_coco, stream_rows
 from requester.serializers import PoolCreateSerializer, pool_json
 from tasks import selectors, services
@@ -174,12 +174,13 @@ class PoolCloseView(APIView):
         return Response(pool_json(pool_flows.pool_close(pool=pool)))
 
 
-_format_param = OpenApiParameter("format", str, enum=["json", "csv", "jsonl"])
+_format_param = OpenApiParameter("format", str, enum=["json", "csv", "jsonl", "parquet"])
 # One 200 per format, so clients (and the schema fuzz test) know CSV and JSONL downloads are not JSON.
 _export_responses = {
     (200, "application/json"): OpenApiTypes.OBJECT,
     (200, "text/csv"): OpenApiTypes.STR,
     (200, "application/x-ndjson"): OpenApiTypes.STR,
+    (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
 }
 
 
@@ -196,6 +197,7 @@ class PoolAnswersView(APIView):
             columns=columns,
             fmt=fmt,
             filename=f"pool-{pool.pk}-answers",
+            answer_shape=TYPES[pool.task_type].export_shape,
         )
 
 
@@ -213,7 +215,7 @@ class PoolResultsView(APIView):
             OpenApiParameter(
                 "format",
                 str,
-                enum=["json", "csv", "jsonl", "coco"],
+                enum=["json", "csv", "jsonl", "parquet", "coco"],
                 description="coco: a boxes pool's results as COCO JSON, boxes in pixels (tasks need data fields "
                 '"width" and "height").',
             ),
@@ -250,4 +252,5 @@ class PoolResultsView(APIView):
             columns=columns,
             fmt=fmt,
             filename=f"pool-{pool.pk}-results",
+            answer_shape=TYPES[pool.task_type].export_shape,
         )

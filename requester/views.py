@@ -10,7 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -31,7 +32,7 @@ from quality.selectors import (
     pool_result_rows,
     pool_results_coco,
 )
-from quality.types import row_check
+from quality.types import TYPES, row_check
 from requester import charts, dashboard
 from requester.exports import parse_format, stream_coco, stream_rows
 from requester.forms import PoolForm, UploadForm
@@ -267,7 +268,7 @@ def pool_instructions(request: AuthedRequest, pool_id: int) -> HttpResponse:
 
 
 @requester_required
-def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> StreamingHttpResponse:
+def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> HttpResponseBase:
     if kind not in ("answers", "results", "items", "coco"):
         raise Http404("Downloads are answers, results, items (comparisons) or coco (boxes).")
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
@@ -285,6 +286,12 @@ def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> StreamingH
         rows, columns = iter(pool_items(pool=pool)), list(ITEM_COLUMNS)
     else:
         rows, columns = pool_result_rows(pool=pool)
-    response = stream_rows(rows=rows, columns=columns, fmt=fmt, filename=f"pool-{pool.pk}-{kind}")
+    response = stream_rows(
+        rows=rows,
+        columns=columns,
+        fmt=fmt,
+        filename=f"pool-{pool.pk}-{kind}",
+        answer_shape=TYPES[pool.task_type].export_shape,
+    )
     response["Content-Disposition"] = f'attachment; filename="pool-{pool.pk}-{kind}.{fmt}"'
     return response

@@ -42,5 +42,8 @@ class TaskType:
     # One task's result from its own answers at submit time (dynamic overlap), where `aggregate` run on that
     # task alone would mislead; None: `aggregate` is used. Same arguments and result as `aggregate`.
     estimate_alone: Callable[..., TypeResults] | None = None
+    # The answer's shape in typed exports (Parquet): "text" one string, "texts" a list of strings, "records"
+    # anything richer (boxes), which goes out as its JSON text as in CSV.
+    export_shape: str = "text"
     # What golden_score measures, for the staff pages ("mean F1").
     golden_score_name: str = "mean golden score"

@@ -10,7 +10,8 @@ import pytest
 
 from quality.selectors import results_for_pool
 from tasks.models import Task
-from tests.factories import PoolFactory, TaskFactory, WorkerFactory, record_answer
+from tests.factories import PoolFactory, TaskFactory, WorkerFactory, open_pool, record_answer
+from workflows import assignments as assignments_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,104 @@ def test_large_exports_stream_in_chunks(api):
 def test_someone_elses_pool_is_not_found(api, requester):
     pool = PoolFactory()
     assert api(requester).get(f"/api/v1/pools/{pool.pk}/results/?format=csv").status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------- Parquet
+
+
+def _parquet(client, url: str, tmp_path, name: str):
+    import pyarrow.parquet as pq
+
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:300] if not response.streaming else ""
+    assert response["Content-Type"] == "application/vnd.apache.parquet"
+    assert name in response["Content-Disposition"]
+    path = tmp_path / name
+    path.write_bytes(b"".join(response.streaming_content))
+    return path, pq.read_schema(path)
+
+
+def test_parquet_results_and_answers_have_typed_columns_pandas_and_datasets_read(api, tmp_path):
+    import datasets
+    import pandas
+    import pyarrow as pa
+
+    pool = open_pool(tasks=3, overlap=2, labels=("OK", "Spam"))
+    for worker in WorkerFactory.create_batch(2):
+        while (assignment := assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)) is not None:
+            assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="Spam")
+    client = api(pool.requester)
+
+    path, schema = _parquet(
+        client,
+        f"/api/v1/pools/{pool.pk}/results/?format=parquet",
+        tmp_path,
+        f"pool-{pool.pk}-results.parquet",
+    )
+    assert schema.field("task_id").type == pa.int64()
+    assert schema.field("confidence").type == pa.float64()
+    assert schema.field("answers").type == pa.int64()
+    frame = pandas.read_parquet(path)
+    assert list(frame.columns) == [
+        "task_id",
+        "external_id",
+        "label",
+        "answer",
+        "confidence",
+        "calibration",
+        "answers",
+    ]
+    assert set(frame["answer"]) == {"Spam"} and set(frame["answers"]) == {2}
+    loaded = datasets.Dataset.from_parquet(str(path))
+    assert loaded.num_rows == 3 and loaded.features["confidence"].dtype == "float64"
+
+    path, schema = _parquet(
+        client,
+        f"/api/v1/pools/{pool.pk}/answers/?format=parquet",
+        tmp_path,
+        f"pool-{pool.pk}-answers.parquet",
+    )
+    assert pa.types.is_timestamp(schema.field("submitted_at").type)
+    answers = pandas.read_parquet(path)
+    assert len(answers) == 6 and answers["submitted_at"].dt.tz is not None
+    assert answers["duration_ms"].dtype == "int64"
+
+
+def test_parquet_multi_label_answers_are_lists_of_strings(api, tmp_path):
+    import pandas
+    import pyarrow as pa
+
+    pool = open_pool(tasks=2, overlap=1, labels=("Adult", "Counterfeit"), task_type="multi_choice")
+    worker = WorkerFactory()
+    while (assignment := assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)) is not None:
+        assignments_flow.assignment_submit(
+            worker=worker, assignment_id=assignment.pk, answer=["Adult", "Counterfeit"]
+        )
+    url = f"/api/v1/pools/{pool.pk}/results/?format=parquet"
+    path, schema = _parquet(api(pool.requester), url, tmp_path, f"pool-{pool.pk}-results.parquet")
+    assert schema.field("answer").type == pa.list_(pa.string())
+    assert schema.field("label_confidence").type == pa.map_(pa.string(), pa.float64())
+    frame = pandas.read_parquet(path)
+    assert [sorted(answer) for answer in frame["answer"]] == [["Adult", "Counterfeit"]] * 2
+
+
+def test_the_pool_page_offers_parquet_downloads(client, tmp_path):
+    pool = open_pool(tasks=2)
+    client.force_login(pool.requester)
+    page = client.get(f"/pools/{pool.pk}/").content.decode()
+    assert f"/pools/{pool.pk}/download/results/?format=parquet" in page
+    _, schema = _parquet(
+        client,
+        f"/pools/{pool.pk}/download/answers/?format=parquet",
+        tmp_path,
+        f"pool-{pool.pk}-answers.parquet",
+    )
+    assert schema.names == [
+        "task_id",
+        "external_id",
+        "worker",
+        "label",
+        "answer",
+        "submitted_at",
+        "duration_ms",
+    ]

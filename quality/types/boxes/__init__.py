@@ -16,6 +16,7 @@ def _form_answer(form: Any) -> Any:
 
 
 TYPE = TaskType(
+    export_shape="records",
     golden_score_name="mean F1",
     name="boxes",
     title="Boxes on an image",

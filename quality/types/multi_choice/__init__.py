@@ -2,6 +2,7 @@ from quality.types.multi_choice import maths, shape
 from quality.types.task_type import TaskType
 
 TYPE = TaskType(
+    export_shape="texts",
     per_label_confidence=True,
     estimate_alone=maths.estimate_alone,
     golden_score_name="mean Jaccard similarity",
