@@ -22,6 +22,8 @@ class CredentialsSerializer(serializers.Serializer):
 class TokenView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"post": {400: ("invalid_credentials",)}}
 
     @extend_schema(
         request=CredentialsSerializer,

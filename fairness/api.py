@@ -110,6 +110,16 @@ class MyDecisionsView(APIView):
 
 class AppealCreateView(APIView):
     permission_classes = [IsWorker]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "post": {
+            400: (
+                "message_required",
+                "reason_too_long",
+            ),
+            409: ("already_appealed",),
+        }
+    }
 
     @extend_schema(
         request=inline_serializer(name="AppealRequest", fields={"message": serializers.CharField()}),
@@ -164,6 +174,9 @@ class AppealDecideView(APIView):
     reads. An appeal against a rejection: the pool's requester or staff; restrictions and blocks: staff only.
     Anyone else: 404."""
 
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"post": {400: ("response_required",), 409: ("already_decided",)}}
+
     @extend_schema(
         request=inline_serializer(
             name="AppealDecision",
@@ -204,6 +217,16 @@ class PoolRewardView(APIView):
     """Raise a pool's reward (e.g. to clear the pay floor); the extra cost is reserved at once."""
 
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "post": {
+            402: ("insufficient_funds",),
+            409: (
+                "reward_lowered",
+                "invalid_status",
+            ),
+        }
+    }
 
     @extend_schema(
         request=inline_serializer(name="RewardRequest", fields={"reward": serializers.CharField()}),
@@ -223,6 +246,8 @@ class PoolRewardView(APIView):
 
 class RequesterRatingView(APIView):
     permission_classes = [IsWorker]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"put": {403: ("not_enough_answers",)}}
 
     @extend_schema(
         request=inline_serializer(

@@ -73,6 +73,11 @@ def parse_withdrawal_amount(value: object) -> Decimal:
 
 class WithdrawalListView(APIView):
     permission_classes = [IsWorker]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "get": {400: ("invalid_page",)},
+        "post": {400: ("invalid_amount",), 402: ("insufficient_funds",), 409: ("idempotency_key_reused",)},
+    }
 
     @extend_schema(
         request=inline_serializer(name="WithdrawalRequest", fields={"amount": serializers.CharField()}),
@@ -132,6 +137,15 @@ def _reviewed_json(answer: Any) -> dict[str, Any]:
 
 class AnswerAcceptView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "post": {
+            409: (
+                "already_reviewed",
+                "review_window_closed",
+            )
+        }
+    }
 
     @extend_schema(request=None, responses=_reviewed)
     def post(self, request: Request, answer_id: str) -> Response:
@@ -141,6 +155,19 @@ class AnswerAcceptView(APIView):
 
 class AnswerRejectView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "post": {
+            400: (
+                "reason_required",
+                "reason_too_long",
+            ),
+            409: (
+                "already_reviewed",
+                "review_window_closed",
+            ),
+        }
+    }
 
     @extend_schema(
         request=inline_serializer(name="RejectRequest", fields={"reason": serializers.CharField()}),

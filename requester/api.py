@@ -62,6 +62,8 @@ _pool_response = inline_serializer(
 
 class PoolListView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"get": {400: ("invalid_page",)}}
 
     @extend_schema(request=PoolCreateSerializer, responses={201: _pool_response})
     def post(self, request: Request) -> Response:
@@ -106,6 +108,18 @@ class PoolDetailView(APIView):
 
 class PoolTasksView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "post": {
+            400: (
+                "invalid_upload",
+                "unsupported_file_type",
+            ),
+            402: ("insufficient_funds",),
+            409: ("pool_not_editable",),
+            413: ("file_too_large",),
+        }
+    }
 
     @extend_schema(
         request={
@@ -158,6 +172,8 @@ class PoolTasksView(APIView):
 
 class PoolOpenView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"post": {400: ("no_tasks",), 402: ("insufficient_funds",), 409: ("invalid_status",)}}
 
     @extend_schema(request=None, responses=_pool_response)
     def post(self, request: Request, pool_id: str) -> Response:
@@ -186,6 +202,8 @@ _export_responses = {
 
 class PoolAnswersView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"get": {400: ("invalid_format",)}}
 
     @extend_schema(parameters=[_format_param], responses=_export_responses)
     def get(self, request: Request, pool_id: str) -> Any:
@@ -203,6 +221,17 @@ class PoolAnswersView(APIView):
 
 class PoolResultsView(APIView):
     permission_classes = [IsRequester]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "get": {
+            400: (
+                "invalid_format",
+                "invalid_method",
+                "invalid_request",
+            ),
+            409: ("method_not_stored",),
+        }
+    }
 
     @extend_schema(
         description=(

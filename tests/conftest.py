@@ -40,3 +40,37 @@ def staff(db: Any) -> User:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the fault tests last: they restart PostgreSQL and Redis under the whole session."""
     items.sort(key=lambda item: "tests/faults/" in item.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def error_codes_are_declared(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every API error any test provokes must be one its operation's schema lists (fairlabel.schema)."""
+    from rest_framework.settings import api_settings
+
+    from fairlabel.schema import declared_error_codes
+
+    handler: Any = api_settings.EXCEPTION_HANDLER
+    undeclared: list[str] = []
+
+    def checking(exc: Exception, context: dict[str, Any]) -> Any:
+        response = handler(exc, context)
+        request, view = context.get("request"), context.get("view")
+        if response is None or request is None or view is None or request.method in ("OPTIONS", "HEAD"):
+            return response
+        if response.status_code == 405:  # answered for the methods an operation does not have
+            return response
+        code = response.data["error"]["code"]
+        route = getattr(request.resolver_match, "route", "") or ""
+        declared = declared_error_codes(view=view, method=request.method, path=route)
+        if code not in declared.get(response.status_code, set()):
+            undeclared.append(
+                f"{type(view).__name__}.{request.method.lower()}: {response.status_code} {code}"
+            )
+        return response
+
+    monkeypatch.setattr(api_settings, "EXCEPTION_HANDLER", checking)
+    yield
+    assert not undeclared, (
+        "errors the schema does not list (add them to the view's error_codes): "
+        + ", ".join(sorted(set(undeclared)))
+    )

@@ -74,6 +74,17 @@ def _assignment_id(raw: str) -> int:
 
 class AssignmentSubmitView(APIView):
     permission_classes = [IsWorker]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {
+        "post": {
+            400: (
+                "invalid_answer",
+                "invalid_label",
+            ),
+            409: ("already_submitted",),
+            410: ("expired",),
+        }
+    }
 
     @extend_schema(
         request=inline_serializer(
@@ -128,6 +139,8 @@ class AssignmentSubmitView(APIView):
 
 class AssignmentSkipView(APIView):
     permission_classes = [IsWorker]
+    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
+    error_codes = {"post": {409: ("already_skipped",)}}
 
     @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, assignment_id: str) -> Response:

@@ -40,6 +40,7 @@ def test_the_python_steps_run(
     assert pool.tasks.count() == 3
     assert "3 tasks created" in printed and "invalid_upload" in printed and "404 not_found" in printed
     assert (tmp_path / "results.csv").read_text().startswith("task_id,external_id")
+    assert "confidence" in printed and "float64" in printed  # the Parquet file's dtypes
 
 
 def test_the_shell_steps_run(connection_env: User, tmp_path: Path) -> None:
@@ -58,3 +59,4 @@ def test_the_shell_steps_run(connection_env: User, tmp_path: Path) -> None:
         ("Marketplace listings", PoolStatus.OPEN),
     ]
     assert (tmp_path / "shell-results.csv").read_text().startswith("task_id,external_id")
+    assert (tmp_path / "results.parquet").read_bytes()[:4] == b"PAR1"

@@ -70,7 +70,7 @@ def _download(what: Literal["results", "answers"]) -> Any:
 
 
 def _suffix(fmt: str) -> str:
-    return {"label-studio": "json", "coco": "json"}.get(fmt, fmt)
+    return {"coco": "json"}.get(fmt, fmt)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -110,8 +110,8 @@ def parser() -> argparse.ArgumentParser:
     upload.set_defaults(run=_tasks_upload)
 
     exports: list[tuple[Literal["results", "answers"], list[str]]] = [
-        ("answers", ["csv", "jsonl", "json"]),
-        ("results", ["csv", "jsonl", "json", "coco"]),
+        ("answers", ["csv", "jsonl", "json", "parquet"]),
+        ("results", ["csv", "jsonl", "json", "parquet", "coco"]),
     ]
     for what, formats in exports:
         commands = groups.add_parser(what, help=f"download a pool's {what}").add_subparsers(

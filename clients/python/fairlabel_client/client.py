@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 CONFIG_PATH = Path("~/.config/fairlabel/config.toml")
 FINISHED = ("completed", "closed")
-ExportFormat = Literal["csv", "jsonl", "json", "parquet", "label-studio", "coco"]
+ExportFormat = Literal["csv", "jsonl", "json", "parquet", "coco"]
 
 
 class Progress(TypedDict):
@@ -292,7 +292,7 @@ class Client:
     ) -> int:
         """Adds tasks, all or nothing, and returns how many were created.
 
-        `tasks` is a file (.csv, .jsonl, .json, or a Label Studio task export .json), a list of task objects
+        `tasks` is a file (.csv, .jsonl or .json), a list of task objects
         ({"data", "golden", "external_id"} or flat rows), or a pandas DataFrame (one row per task, its columns
         the data fields, `golden` and `external_id` apart). A file is sent as it is read; a large one is
         imported by the server in the background, which this waits for.
