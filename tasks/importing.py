@@ -207,8 +207,38 @@ class _Replay:
         return self._file.read(size)
 
 
+# What Label Studio's task export ("JSON") carries beside a task's "data": its own bookkeeping. A task from it
+# keeps its data and its Label Studio id as external_id; its annotations and predictions are left behind
+# (this platform stores neither from outside yet), the rest is Label Studio's own state.
+LABEL_STUDIO_TASK_KEYS = frozenset(
+    {
+        "id", "annotations", "predictions", "drafts", "meta", "created_at", "updated_at", "inner_id",
+        "total_annotations", "cancelled_annotations", "total_predictions", "comment_count",
+        "unresolved_comment_count", "last_comment_updated_at", "project", "updated_by", "file_upload",
+        "comment_authors", "annotators", "is_labeled", "overlap", "storage_filename", "annotations_results",
+        "predictions_results", "annotations_ids", "predictions_model_versions", "avg_lead_time",
+        "draft_exists", "completed_at", "ground_truth",
+    }
+)  # fmt: skip
+
+
+def _from_label_studio(raw: object) -> object:
+    """A Label Studio task as this platform's task object; anything else as it came."""
+    if not isinstance(raw, dict) or "data" not in raw or not (set(raw) & LABEL_STUDIO_TASK_KEYS):
+        return raw
+    task = {key: value for key, value in raw.items() if key not in LABEL_STUDIO_TASK_KEYS}
+    if (
+        "external_id" not in task
+        and isinstance(raw.get("id"), (int, str))
+        and not isinstance(raw["id"], bool)
+    ):
+        task["external_id"] = str(raw["id"])
+    return task
+
+
 def rows_from_json_file(*, file: IO[bytes], check: RowCheck) -> Iterator[TaskRow]:
-    """A JSON array of task objects, or {"tasks": [...]}, parsed one item at a time (ijson's C backend)."""
+    """A JSON array of task objects, or {"tasks": [...]}, parsed one item at a time (ijson's C backend).
+    Label Studio's task export is such an array; its tasks are read as `_from_label_studio` says."""
     head = file.read(4096)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
@@ -220,7 +250,7 @@ def rows_from_json_file(*, file: IO[bytes], check: RowCheck) -> Iterator[TaskRow
     try:
         for raw in ijson.items(_Replay(head, file), prefix, use_float=True):
             count += 1
-            yield _validated(count, raw, check)
+            yield _validated(count, _from_label_studio(raw), check)
     except ijson.JSONError as exc:
         raise _bad_row(count + 1, f"bad JSON ({str(exc)[:200]})") from exc
     except UnicodeDecodeError as exc:

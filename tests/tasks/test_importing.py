@@ -115,3 +115,48 @@ def test_the_api_takes_small_json_files_at_once(api, requester):
     content.name = "tasks.json"
     response = api(requester).post(f"/api/v1/pools/{pool.pk}/tasks/", {"file": content}, format="multipart")
     assert response.status_code == 201 and response.json() == {"created": 2}
+
+
+# A task as Label Studio's "JSON" export writes it (its own ids, annotations and predictions beside the data).
+LABEL_STUDIO_EXPORT = [
+    {
+        "id": 101,
+        "data": {"text": "cheap watches", "image": "https://img.example.com/1.jpg"},
+        "annotations": [{"id": 1, "result": [{"type": "choices", "value": {"choices": ["Bad"]}}]}],
+        "predictions": [{"model_version": "v1", "score": 0.8, "result": []}],
+        "meta": {},
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "inner_id": 1,
+        "total_annotations": 1,
+        "cancelled_annotations": 0,
+        "total_predictions": 1,
+        "project": 3,
+        "updated_by": None,
+        "file_upload": None,
+        "drafts": [],
+    },
+    {"id": 102, "data": {"text": "a blue bike"}, "annotations": [], "predictions": []},
+]
+
+
+def test_a_label_studio_task_export_is_read_as_its_data_and_ids():
+    rows = parse("project-3.json", json.dumps(LABEL_STUDIO_EXPORT).encode())
+    assert [(row.data, row.external_id, row.golden) for row in rows] == [
+        ({"text": "cheap watches", "image": "https://img.example.com/1.jpg"}, "101", None),
+        ({"text": "a blue bike"}, "102", None),
+    ]
+
+
+def test_a_label_studio_task_keeps_an_external_id_and_a_golden_answer_of_our_own():
+    task = {"id": 5, "data": {"text": "x"}, "external_id": "mine", "golden": "OK", "annotations": []}
+    (row,) = parse("tasks.json", json.dumps([task]).encode())
+    assert (row.external_id, row.golden) == ("mine", "OK")
+
+
+def test_a_field_neither_we_nor_label_studio_know_is_still_refused():
+    bad = [{"id": 1, "data": {"text": "x"}, "annotations": [], "colour": "red"}]
+    assert rejected_row("tasks.json", json.dumps(bad).encode()) == (
+        1,
+        "Row 1: unknown field(s): colour. Nothing was imported.",
+    )

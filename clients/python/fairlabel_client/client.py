@@ -292,7 +292,7 @@ class Client:
     ) -> int:
         """Adds tasks, all or nothing, and returns how many were created.
 
-        `tasks` is a file (.csv, .jsonl or .json), a list of task objects
+        `tasks` is a file (.csv, .jsonl or .json, Label Studio's task export included), a list of task objects
         ({"data", "golden", "external_id"} or flat rows), or a pandas DataFrame (one row per task, its columns
         the data fields, `golden` and `external_id` apart). A file is sent as it is read; a large one is
         imported by the server in the background, which this waits for.
