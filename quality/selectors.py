@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any, cast
 
 import numpy as np
@@ -992,6 +993,34 @@ def pool_result_rows(*, pool: Pool, method: str | None = None) -> tuple[Iterator
     if task_type_of(pool).per_label_confidence:
         columns.insert(columns.index("confidence") + 1, "label_confidence")
     return typed_results_for_pool(pool=pool), columns
+
+
+# --------------------------------------------------------------------------------- Label Studio's task JSON
+
+
+def pool_results_label_studio(*, pool: Pool, method: str | None = None) -> Iterator[dict[str, Any]]:
+    """The results export as Label Studio tasks (``?format=label-studio``), which Label Studio imports as a
+    project's tasks with one annotation each: a task's `id`, its `data` as uploaded, and the result in the
+    type's Label Studio shape (quality/types/*/shape.py, label_studio_result). Our confidence, the number of
+    answers behind the result and the requester's external_id go in the task's `meta`, which Label Studio
+    keeps and shows. A task without a result has no annotation. Golden tasks are left out, as in every
+    results export."""
+    rows, _ = pool_result_rows(pool=pool, method=method)
+    convert = task_type_of(pool).label_studio_result
+    while chunk := list(islice(rows, 1000)):
+        data = dict(Task.objects.filter(pk__in=[row["task_id"] for row in chunk]).values_list("id", "data"))
+        for row in chunk:
+            answer = row["answer"]
+            yield {
+                "id": row["task_id"],
+                "data": data[row["task_id"]],
+                "annotations": [] if answer is None else [{"result": convert(answer), "ground_truth": False}],
+                "meta": {
+                    "external_id": row["external_id"],
+                    "confidence": row["confidence"],
+                    "answers": row["answers"],
+                },
+            }
 
 
 # ------------------------------------------------------------------------------------- COCO for boxes pools

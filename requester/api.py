@@ -16,9 +16,16 @@ from rest_framework.views import APIView
 from fairlabel.errors import ServiceError
 from fairlabel.paging import parse_page
 from fairlabel.permissions import IsRequester, request_user
-from quality.selectors import ITEM_COLUMNS, pool_answer_rows, pool_items, pool_result_rows, pool_results_coco
+from quality.selectors import (
+    ITEM_COLUMNS,
+    pool_answer_rows,
+    pool_items,
+    pool_result_rows,
+    pool_results_coco,
+    pool_results_label_studio,
+)
 from quality.types import TYPES, row_check
-from requester.exports import parse_format, stream_coco, stream_rows
+from requester.exports import parse_format, stream_coco, stream_json_array, stream_rows
 from requester.serializers import PoolCreateSerializer, pool_json
 from tasks import selectors, services
 from tasks.importing import rows_from_json, rows_from_upload
@@ -244,9 +251,10 @@ class PoolResultsView(APIView):
             OpenApiParameter(
                 "format",
                 str,
-                enum=["json", "csv", "jsonl", "parquet", "coco"],
+                enum=["json", "csv", "jsonl", "parquet", "coco", "label-studio"],
                 description="coco: a boxes pool's results as COCO JSON, boxes in pixels (tasks need data fields "
-                '"width" and "height").',
+                '"width" and "height"). label-studio: Label Studio\'s task JSON, each task with its data and '
+                "one annotation holding the result (confidence in meta).",
             ),
             OpenApiParameter(
                 "method",
@@ -262,6 +270,11 @@ class PoolResultsView(APIView):
     )
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
+        if (request.query_params.get("format") or "").lower() == "label-studio":
+            return stream_json_array(
+                items=pool_results_label_studio(pool=pool, method=request.query_params.get("method")),
+                filename=f"pool-{pool.pk}-label-studio",
+            )
         if (request.query_params.get("format") or "").lower() == "coco":
             coco = pool_results_coco(pool=pool)
             return stream_coco(

@@ -122,6 +122,21 @@ def stream_rows(
     return response
 
 
+def stream_json_array(*, items: Iterable[dict[str, Any]], filename: str) -> StreamingHttpResponse:
+    """A bare JSON array (Label Studio's task JSON), written as it is read."""
+
+    def pieces() -> Iterator[str]:
+        dumps = json.JSONEncoder(ensure_ascii=False).encode
+        yield "["
+        for n, item in enumerate(items):
+            yield ("," if n else "") + dumps(item)
+        yield "]"
+
+    response = StreamingHttpResponse(_in_transaction(_chunked(pieces())), content_type=FORMATS["json"])
+    response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+    return response
+
+
 def stream_coco(
     *,
     categories: list[dict[str, Any]],

@@ -23,6 +23,8 @@ class TaskType:
     answer_parse: Callable[..., str]
     golden_parse: Callable[..., str]
     answer_value: Callable[[str], Any]
+    # A result's answer as a Label Studio annotation's "result" list (the results export, format=label-studio).
+    label_studio_result: Callable[[Any], list[dict[str, Any]]]
     golden_score: Callable[..., float]
     golden_correct: Callable[..., bool]
     aggregate: Callable[..., TypeResults]

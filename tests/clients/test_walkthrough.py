@@ -41,6 +41,7 @@ def test_the_python_steps_run(
     assert "3 tasks created" in printed and "invalid_upload" in printed and "404 not_found" in printed
     assert (tmp_path / "results.csv").read_text().startswith("task_id,external_id")
     assert "confidence" in printed and "float64" in printed  # the Parquet file's dtypes
+    assert (tmp_path / "label-studio.json").read_text().startswith('[{"id":')
 
 
 def test_the_shell_steps_run(connection_env: User, tmp_path: Path) -> None:

@@ -218,3 +218,34 @@ def test_the_pool_page_offers_parquet_downloads(client, tmp_path):
         "submitted_at",
         "duration_ms",
     ]
+
+
+# ------------------------------------------------------------------------------------ Label Studio task JSON
+
+
+def test_label_studio_export_carries_data_and_one_annotation_and_comes_back_in(api):
+    pool = open_pool(tasks=3, overlap=1, labels=("OK", "Spam"), task_data={"text": "cheap watches"})
+    worker = WorkerFactory()
+    for _ in range(2):  # one task stays without a result
+        assignment = assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)
+        assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="Spam")
+    client = api(pool.requester)
+    response = client.get(f"/api/v1/pools/{pool.pk}/results/?format=label-studio")
+    assert response.status_code == 200
+    assert 'filename="pool-' in response["Content-Disposition"]
+    tasks = json.loads(body(response))
+    assert len(tasks) == 3 and all(task["data"] == {"text": "cheap watches"} for task in tasks)
+    annotated = [task for task in tasks if task["annotations"]]
+    assert len(annotated) == 2
+    (result,) = annotated[0]["annotations"][0]["result"]
+    assert result["type"] == "choices" and result["value"] == {"choices": ["Spam"]}
+    assert annotated[0]["meta"]["answers"] == 1 and 0 <= annotated[0]["meta"]["confidence"] <= 1
+
+    # The same file starts a new pool: its tasks, with the old ids as external ids.
+    again = PoolFactory(requester=pool.requester, labels=["OK", "Spam"])
+    upload = io.BytesIO(json.dumps(tasks).encode())
+    upload.name = "label-studio.json"
+    created = client.post(f"/api/v1/pools/{again.pk}/tasks/", {"file": upload}, format="multipart")
+    assert created.status_code == 201, created.content
+    external_ids = {str(e) for e in Task.objects.filter(pool=again).values_list("external_id", flat=True)}
+    assert external_ids == {str(task["id"]) for task in tasks}

@@ -70,7 +70,7 @@ def _download(what: Literal["results", "answers"]) -> Any:
 
 
 def _suffix(fmt: str) -> str:
-    return {"coco": "json"}.get(fmt, fmt)
+    return {"coco": "json", "label-studio": "json"}.get(fmt, fmt)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
 
     exports: list[tuple[Literal["results", "answers"], list[str]]] = [
         ("answers", ["csv", "jsonl", "json", "parquet"]),
-        ("results", ["csv", "jsonl", "json", "parquet", "coco"]),
+        ("results", ["csv", "jsonl", "json", "parquet", "coco", "label-studio"]),
     ]
     for what, formats in exports:
         commands = groups.add_parser(what, help=f"download a pool's {what}").add_subparsers(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 CONFIG_PATH = Path("~/.config/fairlabel/config.toml")
 FINISHED = ("completed", "closed")
-ExportFormat = Literal["csv", "jsonl", "json", "parquet", "coco"]
+ExportFormat = Literal["csv", "jsonl", "json", "parquet", "coco", "label-studio"]
 
 
 class Progress(TypedDict):

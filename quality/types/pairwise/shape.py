@@ -77,3 +77,13 @@ def golden_parse(raw: Any, *, labels: Sequence[str], options: Mapping[str, Any])
 
 def answer_value(text: str) -> Any:
     return text
+
+
+def label_studio_result(answer: Any) -> list[dict[str, Any]]:
+    """The side chosen as a <Pairwise name="answer" toName="left,right"> result. Label Studio's comparison
+    has no tie: a tie is an annotation with an empty result."""
+    if answer not in SIDES:
+        return []
+    return [
+        {"from_name": "answer", "to_name": list(SIDES), "type": "pairwise", "value": {"selected": answer}}
+    ]

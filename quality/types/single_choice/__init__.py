@@ -14,6 +14,7 @@ TYPE = TaskType(
     answer_parse=shape.answer_parse,
     golden_parse=shape.golden_parse,
     answer_value=shape.answer_value,
+    label_studio_result=shape.label_studio_result,
     golden_score=maths.golden_score,
     golden_correct=maths.golden_correct,
     aggregate=maths.aggregate,

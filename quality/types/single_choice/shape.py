@@ -30,3 +30,8 @@ def golden_parse(raw: Any, *, labels: Sequence[str], options: Mapping[str, Any])
 
 def answer_value(text: str) -> Any:
     return text
+
+
+def label_studio_result(answer: Any) -> list[dict[str, Any]]:
+    """The answer as a Label Studio annotation's result: a <Choices name="answer" toName="task"> pick."""
+    return [{"from_name": "answer", "to_name": "task", "type": "choices", "value": {"choices": [answer]}}]

@@ -77,3 +77,8 @@ def golden_parse(raw: Any, *, labels: Sequence[str], options: Mapping[str, Any])
 
 def answer_value(text: str) -> Any:
     return text
+
+
+def label_studio_result(answer: Any) -> list[dict[str, Any]]:
+    """The text as a <TextArea name="answer" toName="task"> result."""
+    return [{"from_name": "answer", "to_name": "task", "type": "textarea", "value": {"text": [answer]}}]
