@@ -303,6 +303,8 @@ PAYOUT_ATTEMPT_TIMEOUT = float(os.environ.get("PAYOUT_ATTEMPT_TIMEOUT", "120")) 
 # background job from a copy under IMPORT_DIR, which web and worker hosts must share.
 IMPORT_DIR = Path(os.environ.get("IMPORT_DIR", VAR_DIR / "imports"))
 IMPORT_BACKGROUND_BYTES = int(os.environ.get("IMPORT_BACKGROUND_BYTES", str(5 * 1024 * 1024)))
+# POST /api/v1/aggregate/ runs in the web request: bounded, where `manage.py aggregate` is not.
+AGGREGATE_MAX_BYTES = int(os.environ.get("AGGREGATE_MAX_BYTES", str(20 * 1024 * 1024)))
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(1024 * 1024 * 1024)))
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))  # seconds per delivery attempt
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))

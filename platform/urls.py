@@ -8,6 +8,7 @@ from fairlabel import errors
 from fairness import api as fairness_api
 from integrations import api as integrations_api
 from payouts import api as payouts_api
+from quality import api as quality_api
 from requester import api as requester_api
 from worker import api as worker_api
 
@@ -58,6 +59,7 @@ api_v1 = [
         fairness_api.RequesterRatingView.as_view(),
         name="api-requester-rating",
     ),
+    path("aggregate/", quality_api.AggregateView.as_view(), name="api-aggregate"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

@@ -99,3 +99,15 @@ def test_every_command_has_help(command: tuple[str, ...], tmp_path: Path) -> Non
     shown = _run(*command, "--help", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith("usage: fairlabel")
+
+
+def test_aggregate_prints_one_label_per_task(connection_env: User, tmp_path: Path) -> None:
+    (tmp_path / "answers.csv").write_text(
+        "task,worker,label\na,w1,cat\na,w2,cat\na,w3,dog\nb,w1,dog\nb,w2,dog\n"
+    )
+    done = _run("aggregate", "answers.csv", "--method", "mv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["task,label,confidence", "a,cat,0.666667", "b,dog,1.000000"]
+    assert "calibration: uncalibrated" in done.stderr
+    refused = _run("aggregate", "answers.csv", "--method", "mv", "-o", "out.csv", cwd=tmp_path)
+    assert refused.returncode == 0 and (tmp_path / "out.csv").read_text().startswith("task,label,confidence")

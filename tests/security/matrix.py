@@ -82,6 +82,7 @@ MATRIX: dict[str, dict[str, Access]] = {
     # Any path under /api/ that no endpoint serves: the same JSON 404 for everyone, signed in or not.
     "api-not-found": dict.fromkeys(("GET", "POST", "DELETE"), NOWHERE),
     "api-me": {"GET": SIGNED_IN},
+    "api-aggregate": {"POST": REQUESTERS},
     "api-ping": {"GET": SIGNED_IN},
     "api-pools": {"GET": REQUESTERS, "POST": REQUESTERS},
     "api-pool": {"GET": OWNER},

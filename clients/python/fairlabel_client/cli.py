@@ -5,6 +5,7 @@ and the API's message (and code) on standard error."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import tomllib
@@ -69,6 +70,23 @@ def _download(what: Literal["results", "answers"]) -> Any:
     return run
 
 
+def _aggregate(client: Client, args: argparse.Namespace) -> None:
+    body = client.aggregate(args.answers, gold=args.gold, method=args.method)
+    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("task", "label", "confidence"))
+        for row in body["results"]:
+            writer.writerow((row["task"], row["label"], f"{row['confidence']:.6f}"))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    calibration = body["calibration"]
+    print(
+        f"calibration: {calibration['kind']} on {calibration['golden_tasks']} golden tasks", file=sys.stderr
+    )
+
+
 def _suffix(fmt: str) -> str:
     return {"coco": "json", "label-studio": "json"}.get(fmt, fmt)
 
@@ -77,7 +95,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="fairlabel", description=__doc__)
     top.add_argument("--url", help="the server (default: FAIRLABEL_URL or the config file)")
     top.add_argument("--token", help="your API token (default: FAIRLABEL_TOKEN or the config file)")
-    groups = top.add_subparsers(dest="group", required=True, metavar="{pools,tasks,answers,results}")
+    groups = top.add_subparsers(
+        dest="group", required=True, metavar="{pools,tasks,answers,results,aggregate}"
+    )
 
     pools = groups.add_parser("pools", help="create, show, open, close and watch pools").add_subparsers(
         dest="command", required=True
@@ -125,6 +145,15 @@ def parser() -> argparse.ArgumentParser:
         download.set_defaults(run=_download(what))
         if what == "results":
             download.add_argument("--method", choices=["ds", "mv", "wawa", "auto"])
+    aggregate = groups.add_parser(
+        "aggregate",
+        help="one label per task from a CSV of answers, as pools aggregate (on the server, no pool needed)",
+    )
+    aggregate.add_argument("answers", help="CSV with the header task,worker,label")
+    aggregate.add_argument("--gold", help="CSV with the header task,label: golden tasks")
+    aggregate.add_argument("--method", choices=["ds", "mv", "wawa"], default="ds")
+    aggregate.add_argument("--output", "-o", help="CSV task,label,confidence (default: standard output)")
+    aggregate.set_defaults(run=_aggregate)
     return top
 
 

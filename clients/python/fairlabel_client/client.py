@@ -15,7 +15,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, cast
 
@@ -403,3 +403,20 @@ class Client:
         finally:
             partial.unlink(missing_ok=True)
         return target
+
+    # ----------------------------------------------------------------------------------------------- quality
+
+    def aggregate(
+        self,
+        answers: str | os.PathLike[str],
+        *,
+        gold: str | os.PathLike[str] | None = None,
+        method: str = "ds",
+    ) -> dict[str, Any]:
+        """Aggregates a CSV of task,worker,label rows (and golden task,label rows) with the pools' own maths,
+        no pool needed: {"results": [{"task", "label", "confidence"}], "calibration": {...}}."""
+        with ExitStack() as files:
+            sent = {"answers": (Path(answers).name, files.enter_context(Path(answers).open("rb")))}
+            if gold is not None:
+                sent["gold"] = (Path(gold).name, files.enter_context(Path(gold).open("rb")))
+            return dict(self._json("POST", "aggregate/", files=sent, data={"method": method}))

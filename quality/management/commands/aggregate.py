@@ -1,26 +1,24 @@
 """``manage.py aggregate ANSWERS.csv``: the pools' label aggregation, for answers from anywhere.
 
-No database and no SECRET_KEY: reads CSV files, calls ``quality.calibration.aggregate_calibrated`` (the
-pools' aggregation and calibration) and writes CSV; the calibration's figures go to standard error.
+No database and no SECRET_KEY: reads CSV files through ``quality.answer_files`` (the pools' aggregation and
+calibration, also behind ``POST /api/v1/aggregate/``) and writes CSV; the calibration's figures go to
+standard error.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fairlabel.spreadsheets import spreadsheet_row
-from quality.aggregation import DEFAULT_METHOD, METHODS, encode_answers, label_sort_key
-from quality.calibration import MIN_ITEMS, Calibration, aggregate_calibrated
-
-ANSWERS_HEADER = ("task", "worker", "label")
-GOLD_HEADER = ("task", "label")
+from quality.aggregation import DEFAULT_METHOD, METHODS
+from quality.answer_files import AnswerFileError, answer_file_aggregate
+from quality.calibration import MIN_ITEMS, Calibration
 
 
 class Command(BaseCommand):
@@ -48,101 +46,37 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         answers_path: Path = options["answers"]
         gold_path: Path | None = options["gold"]
-        tasks: list[str] = []
-        workers: list[str] = []
-        labels: list[str] = []
-        for _, (task, worker, label) in read_rows(answers_path, ANSWERS_HEADER):
-            tasks.append(task)
-            workers.append(worker)
-            labels.append(label)
-        gold = read_gold(gold_path) if gold_path is not None else {}
-
-        encoded = encode_answers(
-            tasks=tasks,
-            workers=workers,
-            labels=labels,
-            label_order=sorted(set(labels) | set(gold.values()), key=label_sort_key),
-        )
-        del tasks, workers, labels
-        task_code = {task: i for i, task in enumerate(encoded.tasks)}
-        label_code = {label: i for i, label in enumerate(encoded.labels)}
-        golden = [(task_code[task], label_code[label]) for task, label in gold.items() if task in task_code]
-        calibrated = aggregate_calibrated(
-            method=options["method"],
-            task_idx=encoded.task_idx,
-            worker_idx=encoded.worker_idx,
-            label_idx=encoded.label_idx,
-            n_tasks=len(encoded.tasks),
-            n_workers=len(encoded.workers),
-            n_labels=len(encoded.labels),
-            gold_task_idx=np.array([task for task, _ in golden], dtype=np.int64),
-            gold_label_idx=np.array([label for _, label in golden], dtype=np.int64),
-        )
-        result = calibrated.result
-        written = calibrated.raw_confidence if options["raw"] else result.confidence
-        self.stderr.write(calibration_summary(calibration=calibrated.calibration))
+        try:
+            with ExitStack() as files:
+                answers = files.enter_context(_open(answers_path))
+                gold = files.enter_context(_open(gold_path)) if gold_path is not None else None
+                results = answer_file_aggregate(
+                    answers=answers,
+                    answers_name=str(answers_path),
+                    gold=gold,
+                    gold_name=str(gold_path),
+                    method=options["method"],
+                )
+        except AnswerFileError as exc:
+            raise CommandError(str(exc)) from exc
+        written = results.raw_confidence if options["raw"] else results.confidence
+        self.stderr.write(calibration_summary(calibration=results.calibration))
 
         with open_output(options["output"], self.stdout) as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(("task", "label", "confidence"))
-            for task, label, confidence in zip(
-                encoded.tasks, result.labels.tolist(), written.tolist(), strict=True
-            ):
-                writer.writerow(spreadsheet_row((task, encoded.labels[label], f"{confidence:.6f}")))
+            for task, label, confidence in zip(results.tasks, results.labels, written, strict=True):
+                writer.writerow(spreadsheet_row((task, label, f"{confidence:.6f}")))
 
 
-def read_rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
-    """Yield (line number, row) for the data rows of a CSV file that starts with ``header``.
-
-    Streams with the csv module. Malformed input raises CommandError naming the file and the
-    1-based line: a missing or wrong header, a row with the wrong number of fields, an empty
-    value, broken quoting or bytes that are not UTF-8.
-    """
-    line = 0
+@contextmanager
+def _open(path: Path) -> Iterator[TextIO]:
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, strict=True)
-            first = next(reader, None)
-            line = reader.line_num or 1
-            if first is None:
-                raise CommandError(
-                    f"{path}, line 1: the file is empty; expected the header {','.join(header)}"
-                )
-            if tuple(name.strip() for name in first) != header:
-                raise CommandError(
-                    f"{path}, line {line}: expected the header {','.join(header)}, got {','.join(first)}"
-                )
-            for row in reader:
-                line = reader.line_num
-                if not row:
-                    continue  # a blank line
-                if len(row) != len(header):
-                    raise CommandError(
-                        f"{path}, line {line}: expected {len(header)} fields ({','.join(header)}), got {len(row)}"
-                    )
-                for name, value in zip(header, row, strict=True):
-                    if not value.strip():
-                        raise CommandError(f"{path}, line {line}: missing {name}")
-                yield line, tuple(row)
+        file = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise CommandError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise CommandError(f"{path}, line {line + 1}: {exc}") from exc
-
-
-def read_gold(path: Path) -> dict[str, str]:
-    """Golden labels by task; the same task twice with different labels is an error."""
-    gold: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for line, (task, label) in read_rows(path, GOLD_HEADER):
-        known = gold.setdefault(task, label)
-        first_line.setdefault(task, line)
-        if known != label:
-            raise CommandError(
-                f"{path}, line {line}: task {task!r} has gold label {label!r} here "
-                f"but {known!r} on line {first_line[task]}"
-            )
-    return gold
+    with file:
+        yield file
 
 
 @contextmanager
