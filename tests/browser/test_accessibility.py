@@ -16,7 +16,7 @@ from django.test import Client
 
 from fairness.selectors import RATING_MIN_ANSWERS
 from tests.factories import open_pool
-from tests.security.matrix import OK, ROLES, World, all_routes, build_world, route_path, rows_for
+from tests.security.matrix import OK, ROLES, World, all_routes, build_world, is_api, route_path, rows_for
 from workflows import assignments as assignments_flow
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,7 @@ def pages(world: World) -> list[Visit]:
     visits = []
     for route in all_routes():
         rows = rows_for(route) or {}
-        if "GET" not in rows or route.namespace or route.name in NOT_OURS or route.route.startswith("api/"):
+        if "GET" not in rows or route.namespace or route.name in NOT_OURS or is_api(route):
             continue
         path = route_path(route, world)
         for role in VISITORS:
@@ -103,7 +103,7 @@ def test_the_census_reaches_every_page_in_the_table(world):
         for route in all_routes()
         if "GET" in (rows_for(route) or {})
         and not route.namespace
-        and not route.route.startswith("api/")
+        and not is_api(route)
         and route.name not in NOT_OURS | DOWNLOADS | REDIRECTS
     }
     visits = pages(world)

@@ -353,6 +353,11 @@ def all_routes() -> list[Route]:
     return list(_walk(get_resolver().url_patterns))
 
 
+def is_api(route: Route) -> bool:
+    """Under /api/, whether a path() route or the regular expression that catches the rest of /api/."""
+    return route.route.lstrip("^").startswith("api/")
+
+
 def rows_for(route: Route) -> dict[str, Access] | None:
     if route.name in MATRIX:
         return MATRIX[route.name]

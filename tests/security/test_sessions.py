@@ -19,6 +19,7 @@ from accounts.services import account_create
 from tasks.models import Pool
 from tests.factories import PASSWORD, RequesterFactory, WorkerFactory
 from tests.security.conftest import production_env, production_settings, run_manage
+from tests.security.matrix import is_api
 from tests.security.test_permissions import MATRIX, all_routes
 
 # ------------------------------------------------------------------------------------ production settings
@@ -108,9 +109,7 @@ def _html_post_routes() -> list[str]:
     return sorted(
         route.name
         for route in all_routes()
-        if not route.route.startswith(("api/", "^api/"))
-        and route.namespace is None
-        and "POST" in MATRIX.get(route.name, {})
+        if not is_api(route) and route.namespace is None and "POST" in MATRIX.get(route.name, {})
     )
 
 
