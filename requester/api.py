@@ -266,7 +266,8 @@ class PoolResultsView(APIView):
                 ),
             ),
         ],
-        responses=_export_responses,
+        # JSON is an object ({"results": [...]}, or COCO's), or an array for label-studio.
+        responses={**_export_responses, (200, "application/json"): OpenApiTypes.ANY},
     )
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))

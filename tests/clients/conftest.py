@@ -30,7 +30,9 @@ class Server:
     url: str
 
 
-@pytest.fixture(scope="session")
+# Package scope: the processes stop once the last client test is done, so no job of theirs still runs (or
+# retries) against the database while later suites measure timings and counts.
+@pytest.fixture(scope="package")
 def server(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for url in (BROKER_URL, CACHE_URL):
         redis.Redis.from_url(url).flushdb()
