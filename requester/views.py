@@ -31,10 +31,11 @@ from quality.selectors import (
     pool_method_summary,
     pool_result_rows,
     pool_results_coco,
+    pool_results_label_studio,
 )
 from quality.types import TYPES, row_check
 from requester import charts, dashboard
-from requester.exports import parse_format, stream_coco, stream_rows
+from requester.exports import parse_format, stream_coco, stream_json_array, stream_rows
 from requester.forms import PoolForm, UploadForm
 from tasks import selectors, services
 from tasks.importing import rows_from_upload
@@ -269,9 +270,13 @@ def pool_instructions(request: AuthedRequest, pool_id: int) -> HttpResponse:
 
 @requester_required
 def pool_download(request: AuthedRequest, pool_id: int, kind: str) -> HttpResponseBase:
-    if kind not in ("answers", "results", "items", "coco"):
-        raise Http404("Downloads are answers, results, items (comparisons) or coco (boxes).")
+    if kind not in ("answers", "results", "items", "coco", "label-studio"):
+        raise Http404("Downloads are answers, results, items (comparisons), coco (boxes) or label-studio.")
     pool = selectors.pool_for_requester(pool_id=pool_id, requester=request.user)
+    if kind == "label-studio":
+        return stream_json_array(
+            items=pool_results_label_studio(pool=pool), filename=f"pool-{pool.pk}-label-studio"
+        )
     if kind == "coco":
         coco = pool_results_coco(pool=pool)
         response = stream_coco(

@@ -203,6 +203,9 @@ def test_the_pool_page_offers_parquet_downloads(client, tmp_path):
     client.force_login(pool.requester)
     page = client.get(f"/pools/{pool.pk}/").content.decode()
     assert f"/pools/{pool.pk}/download/results/?format=parquet" in page
+    assert f"/pools/{pool.pk}/download/label-studio/" in page
+    tasks = json.loads(body(client.get(f"/pools/{pool.pk}/download/label-studio/")))
+    assert len(tasks) == 2 and all(task["annotations"] == [] for task in tasks)
     _, schema = _parquet(
         client,
         f"/pools/{pool.pk}/download/answers/?format=parquet",

@@ -219,7 +219,8 @@ class Client:
                 if response.status_code == 429 and attempt < self.max_retries:
                     wait = _retry_after(response)
                 else:
-                    response.read() if response.status_code >= 400 else None
+                    if response.status_code >= 400:
+                        response.read()  # an error body is small; read it to raise with its code
                     _raise_for(response)
                     yield response
                     return
