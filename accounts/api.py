@@ -22,7 +22,6 @@ class CredentialsSerializer(serializers.Serializer):
 class TokenView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"post": {400: ("invalid_credentials",)}}
 
     @extend_schema(

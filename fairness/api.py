@@ -110,13 +110,9 @@ class MyDecisionsView(APIView):
 
 class AppealCreateView(APIView):
     permission_classes = [IsWorker]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "post": {
-            400: (
-                "message_required",
-                "reason_too_long",
-            ),
+            400: ("message_required", "reason_too_long"),
             409: ("already_appealed",),
         }
     }
@@ -174,7 +170,6 @@ class AppealDecideView(APIView):
     reads. An appeal against a rejection: the pool's requester or staff; restrictions and blocks: staff only.
     Anyone else: 404."""
 
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"post": {400: ("response_required",), 409: ("already_decided",)}}
 
     @extend_schema(
@@ -217,14 +212,10 @@ class PoolRewardView(APIView):
     """Raise a pool's reward (e.g. to clear the pay floor); the extra cost is reserved at once."""
 
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "post": {
             402: ("insufficient_funds",),
-            409: (
-                "reward_lowered",
-                "invalid_status",
-            ),
+            409: ("reward_lowered", "invalid_status"),
         }
     }
 
@@ -246,7 +237,6 @@ class PoolRewardView(APIView):
 
 class RequesterRatingView(APIView):
     permission_classes = [IsWorker]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"put": {403: ("not_enough_answers",)}}
 
     @extend_schema(

@@ -35,7 +35,6 @@ _webhook_request = inline_serializer(
 
 class WebhookListView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"post": {400: ("invalid_webhook_url",), 409: ("too_many_webhooks",)}}
 
     @extend_schema(operation_id="v1_webhooks_list", responses={200: dict})

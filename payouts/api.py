@@ -73,7 +73,6 @@ def parse_withdrawal_amount(value: object) -> Decimal:
 
 class WithdrawalListView(APIView):
     permission_classes = [IsWorker]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "get": {400: ("invalid_page",)},
         "post": {400: ("invalid_amount",), 402: ("insufficient_funds",), 409: ("idempotency_key_reused",)},
@@ -137,15 +136,7 @@ def _reviewed_json(answer: Any) -> dict[str, Any]:
 
 class AnswerAcceptView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
-    error_codes = {
-        "post": {
-            409: (
-                "already_reviewed",
-                "review_window_closed",
-            )
-        }
-    }
+    error_codes = {"post": {409: ("already_reviewed", "review_window_closed")}}
 
     @extend_schema(request=None, responses=_reviewed)
     def post(self, request: Request, answer_id: str) -> Response:
@@ -155,17 +146,10 @@ class AnswerAcceptView(APIView):
 
 class AnswerRejectView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "post": {
-            400: (
-                "reason_required",
-                "reason_too_long",
-            ),
-            409: (
-                "already_reviewed",
-                "review_window_closed",
-            ),
+            400: ("reason_required", "reason_too_long"),
+            409: ("already_reviewed", "review_window_closed"),
         }
     }
 

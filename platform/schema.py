@@ -1,9 +1,10 @@
 """The OpenAPI schema lists, for every operation, the error answers it can give and their codes.
 
 Every operation documents the errors the framework gives any of them (429; 401 and 403 behind a permission; 400
-and 415 where a body is read; 404 where the path names an object); a view adds its own in `error_codes`, by
-method and status. `declared_error_codes` is the one definition: the schema is built from it, and the test
-suite fails any test whose API answer carries a status and code its operation does not declare.
+and 415 where a body is read; 404 where the path names an object). A view adds its own in an `error_codes`
+class attribute, {method: {status: (code, ...)}}, beside its permission classes. `declared_error_codes` is the
+one definition: the schema is built from it, and the test suite fails any test whose API answer carries a
+status and code its operation does not declare.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ def _text(upload: Any, *, field: str) -> io.TextIOWrapper:
 
 class AggregateView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"post": {400: ("invalid_answers_file",), 413: ("file_too_large",)}}
 
     @extend_schema(

@@ -69,7 +69,6 @@ _pool_response = inline_serializer(
 
 class PoolListView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"get": {400: ("invalid_page",)}}
 
     @extend_schema(request=PoolCreateSerializer, responses={201: _pool_response})
@@ -115,13 +114,9 @@ class PoolDetailView(APIView):
 
 class PoolTasksView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "post": {
-            400: (
-                "invalid_upload",
-                "unsupported_file_type",
-            ),
+            400: ("invalid_upload", "unsupported_file_type"),
             402: ("insufficient_funds",),
             409: ("pool_not_editable",),
             413: ("file_too_large",),
@@ -179,7 +174,6 @@ class PoolTasksView(APIView):
 
 class PoolOpenView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"post": {400: ("no_tasks",), 402: ("insufficient_funds",), 409: ("invalid_status",)}}
 
     @extend_schema(request=None, responses=_pool_response)
@@ -209,7 +203,6 @@ _export_responses = {
 
 class PoolAnswersView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"get": {400: ("invalid_format",)}}
 
     @extend_schema(parameters=[_format_param], responses=_export_responses)
@@ -228,14 +221,9 @@ class PoolAnswersView(APIView):
 
 class PoolResultsView(APIView):
     permission_classes = [IsRequester]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "get": {
-            400: (
-                "invalid_format",
-                "invalid_method",
-                "invalid_request",
-            ),
+            400: ("invalid_format", "invalid_method", "invalid_request"),
             409: ("method_not_stored",),
         }
     }
@@ -271,12 +259,13 @@ class PoolResultsView(APIView):
     )
     def get(self, request: Request, pool_id: str) -> Any:
         pool = selectors.pool_for_requester(pool_id=pool_id, requester=request_user(request))
-        if (request.query_params.get("format") or "").lower() == "label-studio":
+        asked = (request.query_params.get("format") or "").lower()
+        if asked == "label-studio":
             return stream_json_array(
                 items=pool_results_label_studio(pool=pool, method=request.query_params.get("method")),
                 filename=f"pool-{pool.pk}-label-studio",
             )
-        if (request.query_params.get("format") or "").lower() == "coco":
+        if asked == "coco":
             coco = pool_results_coco(pool=pool)
             return stream_coco(
                 categories=coco.categories, images=coco.images, filename=f"pool-{pool.pk}-coco"

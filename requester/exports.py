@@ -68,14 +68,18 @@ def _jsonl_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     return _chunked(dumps(row) + "\n" for row in rows)
 
 
-def _json_pieces(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def _json_array(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     dumps = json.JSONEncoder(ensure_ascii=False).encode
-    yield '{"results":['
-    first = True
-    for row in rows:
-        yield ("" if first else ",") + dumps(row)
-        first = False
-    yield "]}"
+    yield "["
+    for n, row in enumerate(rows):
+        yield ("," if n else "") + dumps(row)
+    yield "]"
+
+
+def _json_pieces(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    yield '{"results":'
+    yield from _json_array(rows)
+    yield "}"
 
 
 def _json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -124,15 +128,9 @@ def stream_rows(
 
 def stream_json_array(*, items: Iterable[dict[str, Any]], filename: str) -> StreamingHttpResponse:
     """A bare JSON array (Label Studio's task JSON), written as it is read."""
-
-    def pieces() -> Iterator[str]:
-        dumps = json.JSONEncoder(ensure_ascii=False).encode
-        yield "["
-        for n, item in enumerate(items):
-            yield ("," if n else "") + dumps(item)
-        yield "]"
-
-    response = StreamingHttpResponse(_in_transaction(_chunked(pieces())), content_type=FORMATS["json"])
+    response = StreamingHttpResponse(
+        _in_transaction(_chunked(_json_array(items))), content_type=FORMATS["json"]
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
     return response
 

@@ -74,13 +74,9 @@ def _assignment_id(raw: str) -> int:
 
 class AssignmentSubmitView(APIView):
     permission_classes = [IsWorker]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {
         "post": {
-            400: (
-                "invalid_answer",
-                "invalid_label",
-            ),
+            400: ("invalid_answer", "invalid_label"),
             409: ("already_submitted",),
             410: ("expired",),
         }
@@ -139,7 +135,6 @@ class AssignmentSubmitView(APIView):
 
 class AssignmentSkipView(APIView):
     permission_classes = [IsWorker]
-    # Beyond the errors every operation has (fairlabel.schema); listed in the schema.
     error_codes = {"post": {409: ("already_skipped",)}}
 
     @extend_schema(request=None, responses={200: dict})

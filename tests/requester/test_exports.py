@@ -15,6 +15,22 @@ from workflows import assignments as assignments_flow
 
 pytestmark = pytest.mark.django_db
 
+SINGLE_CHOICE_RESULT_COLUMNS = [
+    "task_id",
+    "external_id",
+    "label",
+    "answer",
+    "confidence",
+    "calibration",
+    "answers",
+]
+
+
+def answer_all(pool, worker, answer) -> None:
+    """The worker answers every task the pool still serves them."""
+    while (assignment := assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)) is not None:
+        assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer=answer)
+
 
 def body(response) -> str:
     return b"".join(response.streaming_content).decode()
@@ -100,15 +116,7 @@ def test_large_exports_stream_in_chunks(api):
     chunks = list(response.streaming_content)
     assert len(chunks) > 2, "rows should leave in chunks, not as one body"
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
-    assert len(rows) == 15001 and rows[0] == [
-        "task_id",
-        "external_id",
-        "label",
-        "answer",
-        "confidence",
-        "calibration",
-        "answers",
-    ]
+    assert len(rows) == 15001 and rows[0] == SINGLE_CHOICE_RESULT_COLUMNS
     assert rows[-1][1] == "ext-14999"
     jsonl = list(api(pool.requester).get(f"/api/v1/pools/{pool.pk}/results/?format=jsonl").streaming_content)
     assert len(jsonl) > 2 and sum(c.count(b"\n") for c in jsonl) == 15000
@@ -141,8 +149,7 @@ def test_parquet_results_and_answers_have_typed_columns_pandas_and_datasets_read
 
     pool = open_pool(tasks=3, overlap=2, labels=("OK", "Spam"))
     for worker in WorkerFactory.create_batch(2):
-        while (assignment := assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)) is not None:
-            assignments_flow.assignment_submit(worker=worker, assignment_id=assignment.pk, answer="Spam")
+        answer_all(pool, worker, "Spam")
     client = api(pool.requester)
 
     path, schema = _parquet(
@@ -155,15 +162,7 @@ def test_parquet_results_and_answers_have_typed_columns_pandas_and_datasets_read
     assert schema.field("confidence").type == pa.float64()
     assert schema.field("answers").type == pa.int64()
     frame = pandas.read_parquet(path)
-    assert list(frame.columns) == [
-        "task_id",
-        "external_id",
-        "label",
-        "answer",
-        "confidence",
-        "calibration",
-        "answers",
-    ]
+    assert list(frame.columns) == SINGLE_CHOICE_RESULT_COLUMNS
     assert set(frame["answer"]) == {"Spam"} and set(frame["answers"]) == {2}
     loaded = datasets.Dataset.from_parquet(str(path))
     assert loaded.num_rows == 3 and loaded.features["confidence"].dtype == "float64"
@@ -185,11 +184,7 @@ def test_parquet_multi_label_answers_are_lists_of_strings(api, tmp_path):
     import pyarrow as pa
 
     pool = open_pool(tasks=2, overlap=1, labels=("Adult", "Counterfeit"), task_type="multi_choice")
-    worker = WorkerFactory()
-    while (assignment := assignments_flow.assignment_next(worker=worker, pool_id=pool.pk)) is not None:
-        assignments_flow.assignment_submit(
-            worker=worker, assignment_id=assignment.pk, answer=["Adult", "Counterfeit"]
-        )
+    answer_all(pool, WorkerFactory(), ["Adult", "Counterfeit"])
     url = f"/api/v1/pools/{pool.pk}/results/?format=parquet"
     path, schema = _parquet(api(pool.requester), url, tmp_path, f"pool-{pool.pk}-results.parquet")
     assert schema.field("answer").type == pa.list_(pa.string())

@@ -58,12 +58,10 @@ class Pool(TypedDict, total=False):
     below_floor: bool
 
 
-def settings_from_environment(
-    url: str | None = None, token: str | None = None, config_path: Path | None = None
-) -> tuple[str, str]:
+def settings_from_environment(url: str | None = None, token: str | None = None) -> tuple[str, str]:
     """The server and token: the arguments, else FAIRLABEL_URL and FAIRLABEL_TOKEN, else the config file
     (FAIRLABEL_CONFIG, default ~/.config/fairlabel/config.toml, with `url = "..."` and `token = "..."`)."""
-    path = config_path or Path(os.environ.get("FAIRLABEL_CONFIG") or CONFIG_PATH).expanduser()
+    path = Path(os.environ.get("FAIRLABEL_CONFIG") or CONFIG_PATH).expanduser()
     stored: dict[str, Any] = {}
     if path.is_file():
         stored = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -87,7 +85,15 @@ def _error_from(response: httpx.Response) -> FairlabelError:
             response.text[:500] or response.reason_phrase,
             {},
         )
-    return FairlabelError(status=response.status_code, code=code, message=message, details=details)
+    fields: dict[str, Any] = {
+        "status": response.status_code,
+        "code": code,
+        "message": message,
+        "details": details,
+    }
+    if response.status_code == 429:
+        return RateLimited(retry_after=_retry_after(response), **fields)
+    return FairlabelError(**fields)
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -99,18 +105,8 @@ def _retry_after(response: httpx.Response) -> float:
 
 
 def _raise_for(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    error = _error_from(response)
-    if response.status_code == 429:
-        raise RateLimited(
-            retry_after=_retry_after(response),
-            status=error.status,
-            code=error.code,
-            message=error.message,
-            details=error.details,
-        )
-    raise error
+    if response.status_code >= 400:
+        raise _error_from(response)
 
 
 class _CountingReader(io.RawIOBase):
