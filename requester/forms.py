@@ -172,5 +172,5 @@ class PoolForm(forms.Form):
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="Task file",
-        help_text="A .csv file (a header row; the columns golden and external_id are special), .jsonl (one task per line) or .json (a list of tasks).",
+        help_text="A .csv file (a header row; the columns golden and external_id are special), .jsonl (one task per line) or .json (a list of tasks, or a Label Studio task export).",
     )
