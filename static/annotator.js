@@ -199,7 +199,15 @@
   // (The event may fire on the replaced element, so it is not filtered by target; restoring is idempotent.)
   document.addEventListener("htmx:afterSwap", restoreInstructions);
 
-  document.addEventListener("htmx:afterSettle", (event) => {
-    if (event.detail.target && event.detail.target.id === "task") taskReady(true);
+  // Focus moves in the same task as the swap, not at the settle 20 ms later: a worker who starts typing the
+  // moment the next task shows would otherwise lose the first keys to the page.
+  let taskBeforeSwap = null;
+  document.addEventListener("htmx:beforeSwap", () => {
+    taskBeforeSwap = document.getElementById("task");
+  });
+  document.addEventListener("htmx:afterSwap", () => {
+    const task = document.getElementById("task");
+    if (task && task !== taskBeforeSwap) taskReady(true);
+    taskBeforeSwap = null;
   });
 })();

@@ -178,11 +178,15 @@ def test_text_shift_enter_breaks_a_line_enter_submits_and_the_counter_counts_dow
     assert answer.input_value() == "A table made\nof oak"
     assert page.inner_text(".text-answer .counter") == "21 characters left."
     page.screenshot(path=shots / "text-desktop.png", full_page=True)
+    # A slow settle (a busy phone) stretched to two seconds: keys typed before it must still land.
+    page.evaluate("htmx.config.defaultSettleDelay = 2000")
     page.keyboard.press("Enter")
     _saved(page)
     assert _answers(worker) == ["A table made\nof oak"]
     # The next task's answer is empty, and the worker types straight into it.
     page.wait_for_selector("#task:has-text('Desk lamp')")
+    # Focus is in the new field the moment the task shows, not at the settle: no first key is lost.
+    assert page.evaluate("document.activeElement.name") == "answer"
     assert answer.input_value() == ""
     assert page.inner_text(".text-answer .counter") == "At most 40 characters."
     page.keyboard.type("A desk lamp")
